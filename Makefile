@@ -1,0 +1,46 @@
+# studyforge — everything a fresh machine with Python 3.11 needs, in two commands: `make demo`, `make test`.
+PY      ?= $(shell command -v python3.11 || command -v python3)
+VENV    := .venv
+BIN     := $(VENV)/bin
+FORGE   := $(BIN)/forge
+# CPU build of torch, installed before the project so that pip never resolves a CUDA build.
+TORCH   := torch==2.13.0
+export WANDB_SILENT := true
+
+.PHONY: demo test lint bench clean install install-dev
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## The main job on the embedded defaults, offline: week 1's experiments, then the dashboard.
+demo: $(VENV)/.installed
+	WANDB_MODE=offline $(FORGE) run week1
+	$(FORGE) status
+
+## Lint, then the whole test suite (offline: no API key, W&B disabled by the tests' fixture).
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check studyforge tests benchmarks
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check studyforge tests benchmarks
+
+## Side-by-side timings against the targets in the issues.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks: `make bench` (or `python -m benchmarks [NAME…]`) runs every `bench_*.py`."""

@@ -1,0 +1,99 @@
+"""Rich views shared by the commands: live progress of `forge run` and the closing results table."""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from studyforge.console import out
+
+
+def fmt(value: Any, stats: dict[str, Any] | None = None) -> str:
+    """A number as the tables show it: `487.3 ± 9.1 (3 seeds)` with stats, `0.0013` or `12,345` alone."""
+    if isinstance(value, bool) or value is None:
+        return "—" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        text = _num(value)
+        if stats and stats.get("ci95") is not None:
+            text = f"{text} ± {_num(stats['ci95'])} ({stats['n']} seeds)"
+        return text
+    if isinstance(value, list):
+        return f"[{len(value)} values]"
+    return str(value)
+
+
+def _num(x: float) -> str:
+    if x == 0 or not math.isfinite(x):
+        return str(x)
+    if abs(x) >= 1000:
+        return f"{x:,.1f}"
+    if abs(x) >= 0.01:
+        return f"{x:.4g}"
+    return f"{x:.3g}"
+
+
+@contextmanager
+def run_progress():
+    """Yields `reporter_for(study, seeds)`; each study gets one live row with ETA and headline metric."""
+    progress = Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[live]}"),
+        console=out.err if out.json_mode else out.console, transient=False,
+    )
+
+    def reporter_for(study, seeds):
+        task = progress.add_task(study.id, total=None, live="")
+        label = {"seed": ""}
+
+        def report(kind: str, *args: Any) -> None:
+            if kind == "seed":
+                index, seed = args
+                label["seed"] = f" · seed {seed} ({index + 1}/{len(seeds)})" if len(seeds) > 1 else ""
+                progress.update(task, description=study.id + label["seed"])
+            elif kind == "start":
+                total, description = args
+                progress.reset(task, total=total, live="")
+                progress.update(task, description=f"{study.id}{label['seed']} · {description}".rstrip(" ·"))
+            elif kind == "advance":
+                n, live = args
+                text = "  ".join(f"{k}={fmt(v)}" for k, v in live.items())
+                progress.update(task, advance=n, **({"live": text} if text else {}))
+            elif kind == "stop":
+                t = progress.tasks[task]
+                if t.total is not None:
+                    progress.update(task, completed=t.total)
+
+        return report
+
+    with progress:
+        yield reporter_for
+
+
+def outcomes_table(outcomes, ws) -> Table:
+    table = Table(title="Results", title_justify="left")
+    for col in ("experiment", "status", "headline", "time", "record", "figures"):
+        table.add_column(col, overflow="fold")
+    for o in outcomes:
+        r = o.record
+        value, stats = o.headline()
+        head = f"{o.study.headline} = {fmt(value, stats)}" if value is not None else "—"
+        status = {"completed": "[green]completed[/]", "failed": "[red]failed[/]"}.get(r.status, f"[yellow]{r.status}[/]")
+        if r.status == "failed" and r.error:
+            status += f"\n[red]{r.error[:200]}[/]"
+        table.add_row(o.study.id, status, head, f"{r.duration_s or 0:.1f}s", ws.relative(r.path),
+                      str(len(r.figures)) + (f"\n{ws.relative(r.path / 'figures')}" if r.figures else ""))
+    return table

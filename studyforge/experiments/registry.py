@@ -1,0 +1,98 @@
+"""The registry of runnable studies.
+
+A study is a function `study(ctx: RunContext, cfg: Config) -> None`, registered with an id that
+matches an experiment id in curriculum.yaml::
+
+    @register("mdp.value_vs_policy_iteration", week=1, config=CompareConfig,
+              headline="frozenlake8x8.vi_sweeps")
+    def value_vs_policy_iteration(ctx, cfg): ...
+
+Topic packages are discovered by scanning `studyforge/experiments/*/experiments.py`, so adding a
+week means adding a topic module and a curriculum entry — nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from studyforge.errors import ForgeError
+from studyforge.experiments.config import ExperimentConfig
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    week: int
+    fn: Callable
+    config: type[ExperimentConfig]
+    title: str
+    headline: str | None  # summary key shown live in the progress bar and in the closing table
+
+    @property
+    def doc(self) -> str:
+        return (self.fn.__doc__ or "").strip()
+
+
+_REGISTRY: dict[str, Study] = {}
+_DISCOVERED = False
+
+
+def register(
+    study_id: str,
+    *,
+    week: int | list[int],
+    config: type[ExperimentConfig],
+    title: str | None = None,
+    headline: str | None = None,
+) -> Callable[[Callable], Callable]:
+    """Register `fn` as the runnable study `study_id` of `week` (or of several weeks)."""
+
+    def wrap(fn: Callable) -> Callable:
+        if study_id in _REGISTRY and _REGISTRY[study_id].fn is not fn:
+            raise ValueError(f"study id {study_id!r} registered twice")
+        weeks = week if isinstance(week, list) else [week]
+        first_line = (fn.__doc__ or study_id).strip().splitlines()[0]
+        _REGISTRY[study_id] = Study(study_id, weeks[0], fn, config, title or first_line, headline)
+        for extra in weeks[1:]:
+            _REGISTRY[f"{study_id}@{extra}"] = Study(study_id, extra, fn, config, title or first_line, headline)
+        return fn
+
+    return wrap
+
+
+def discover() -> None:
+    """Import every `studyforge.experiments.<topic>.experiments` module (once)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    import studyforge.experiments as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.ispkg:
+            try:
+                importlib.import_module(f"{pkg.__name__}.{info.name}.experiments")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{pkg.__name__}.{info.name}.experiments":
+                    raise
+    _DISCOVERED = True
+
+
+def all_studies() -> list[Study]:
+    discover()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.week, s.id))
+
+
+def studies_for_week(week: int) -> list[Study]:
+    return [s for s in all_studies() if s.week == week]
+
+
+def get(study_id: str) -> Study:
+    discover()
+    for study in _REGISTRY.values():
+        if study.id == study_id:
+            return study
+    known = ", ".join(sorted({s.id for s in _REGISTRY.values()})) or "none"
+    raise ForgeError(f"unknown experiment {study_id!r}", hint=f"registered experiments: {known}")
