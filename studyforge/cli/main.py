@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,15 +15,15 @@ from studyforge.errors import ForgeError
 class ForgeGroup(TyperGroup):
     """Turns user errors into one red line and exit code 2 (never a traceback), for every command."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ForgeError as exc:
             out.error(str(exc))
-            raise click.exceptions.Exit(exc.exit_code) from None
+            raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             out.error("interrupted (Ctrl-C): records of the interrupted run are kept, marked 'interrupted'")
-            raise click.exceptions.Exit(130) from None
+            raise typer.Exit(130) from None
 
 
 app = typer.Typer(
