@@ -84,16 +84,22 @@ def run_progress():
 
 
 def outcomes_table(outcomes, ws) -> Table:
-    table = Table(title="Results", title_justify="left")
-    for col in ("experiment", "status", "headline", "time", "record", "figures"):
-        table.add_column(col, overflow="fold")
+    """The closing table of `forge run`: one row per experiment, record folders in the caption."""
+    table = Table(title="Results", title_justify="left", caption_justify="left")
+    table.add_column("experiment", overflow="fold")
+    table.add_column("status")
+    table.add_column("headline", overflow="fold")
+    table.add_column("time", justify="right")
+    table.add_column("figures", justify="right")
+    folders = []
     for o in outcomes:
         r = o.record
         value, stats = o.headline()
-        head = f"{o.study.headline} = {fmt(value, stats)}" if value is not None else "—"
+        head = f"{o.study.headline}\n[bold]{fmt(value, stats)}[/]" if value is not None else "—"
         status = {"completed": "[green]completed[/]", "failed": "[red]failed[/]"}.get(r.status, f"[yellow]{r.status}[/]")
         if r.status == "failed" and r.error:
             status += f"\n[red]{r.error[:200]}[/]"
-        table.add_row(o.study.id, status, head, f"{r.duration_s or 0:.1f}s", ws.relative(r.path),
-                      str(len(r.figures)) + (f"\n{ws.relative(r.path / 'figures')}" if r.figures else ""))
+        table.add_row(o.study.id, status, head, f"{r.duration_s or 0:.1f}s", str(len(r.figures)))
+        folders.append(f"{o.study.id}: {ws.relative(r.path)}/")
+    table.caption = "records (run.json, summary.json, figures/, tables/):\n  " + "\n  ".join(folders)
     return table
