@@ -49,10 +49,13 @@ def _num(x: float) -> str:
 @contextmanager
 def run_progress():
     """Yields `reporter_for(study, seeds)`; each study gets one live row with ETA and headline metric."""
+    console = out.err if out.json_mode else out.console
+    # A live bar only on a terminal; in logs (CI, pipes) one line per experiment and seed instead.
+    live_bar = console.is_terminal
     progress = Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[live]}"),
-        console=out.err if out.json_mode else out.console, transient=False,
+        console=console, transient=False, disable=not live_bar,
     )
 
     def reporter_for(study, seeds):
@@ -64,6 +67,8 @@ def run_progress():
                 index, seed = args
                 label["seed"] = f" · seed {seed} ({index + 1}/{len(seeds)})" if len(seeds) > 1 else ""
                 progress.update(task, description=study.id + label["seed"])
+                if not live_bar:
+                    console.print(f"running {study.id}{label['seed']} …")
             elif kind == "start":
                 total, description = args
                 progress.reset(task, total=total, live="")

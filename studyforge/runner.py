@@ -73,7 +73,9 @@ def plan(ws: Workspace, req: RunRequest) -> list[Planned]:
     week = ws.curriculum.week(req.week)
     if req.seeds < 1:
         raise ForgeError(f"--seeds {req.seeds} must be at least 1", hint="e.g. --seeds 3")
-    implemented = registry.studies_for_week(req.week)
+    # The curriculum decides what belongs to the week: a registered study it does not list is not run.
+    listed = {e.id for e in week.experiments}
+    implemented = [s for s in registry.studies_for_week(req.week) if s.id in listed]
     if req.experiments:
         studies = []
         for exp_id in req.experiments:
@@ -85,8 +87,8 @@ def plan(ws: Workspace, req: RunRequest) -> list[Planned]:
     else:
         studies = implemented
     if not studies:
-        listed = ", ".join(e.id for e in week.experiments) or "none"
-        raise ForgeError(f"week {req.week} ({week.title}): its experiments are not implemented yet ({listed})",
+        planned_ids = ", ".join(e.id for e in week.experiments) or "none"
+        raise ForgeError(f"week {req.week} ({week.title}): its experiments are not implemented yet ({planned_ids})",
                          hint=f"see `forge curriculum week{req.week}` for what is planned")
 
     # A --set key must belong to at least one selected study; each study takes the keys it knows.
