@@ -1,51 +1,424 @@
-"""The data behind `forge status` (a first version: the schedule view grows with the review workflow)."""
+"""`forge status`: the dashboard of the plan's weekly rhythm — where the learner stands, what is due today.
+
+The plan's rhythm (curriculum.yaml `schedule`): study, code and notes Monday to Wednesday; review the
+drafts on Thursday; an optional second topic on Friday; experiments at the weekend; two posts a week.
+Week N runs from `start_date + 7(N-1)` (a Monday) to the Sunday after.
+
+**States.** Each week gets the first state whose rule holds ("today" is `--today`, default the date):
+
+    published   every post the week plans has at least one edition with status `published`
+    overdue     the week's Sunday is past and it is not published
+    in review   at least one draft file exists for the week (any status)
+    drafting    no drafts yet, and either the review day has come (today is on or after the week's
+                Thursday) or the work is ready: notes exist and every experiment has a completed run
+    studying    today falls inside the week, or work has started early (notes or run records exist)
+    upcoming    the week has not started and nothing exists for it yet
+
+**Cells.** Notes: the files `notes/weekNN*.md`, the words the learner wrote in them (headings and the
+skeleton's comment prompts do not count) and the front matter's `status`. Experiments: planned
+experiments with a completed run / planned, the newest run's start date, and the experiments whose
+newest run failed. Posts: per planned post and edition the status of its current draft (the highest
+`vN` file): `—` (none), `draft`, `reviewed` or `published`, with the count of unresolved grounding
+checks. A post counts as published when any edition of any version is. Anything unreadable (broken
+front matter, a corrupt run record, a draft file that names no planned post) is listed as an error in
+its own row; the rest of the table still renders.
+
+**Header.** Which week the calendar is in, what the rhythm says is due today (e.g. "Thursday: review
+week 4 drafts — 3 drafts, 2 with unresolved checks": the current drafts still in status `draft`), the
+overdue weeks, and posts published against the target (`posts_per_week` for every week begun so far).
+
+**JSON** (`forge status --json`), `schema_version` 1. Dates are `YYYY-MM-DD`. Additive changes keep the
+version; renaming or removing a key bumps it.
+
+    {
+      "schema_version": 1,
+      "today": "2026-12-24",
+      "plan": {"title": str, "start_date": date, "end_date": date, "weeks": int},
+      "calendar": {
+        "position": "before" | "during" | "after",     # today against the whole plan
+        "week": int | null,                             # the week the calendar is in (null outside)
+        "weekday": "thursday",
+        "activity": "study" | "review" | "optional" | "experiments" | "rest" | null,
+        "due": str                                      # the header's sentence
+      },
+      "posts": {"published": int, "target": int,       # target: posts_per_week x weeks begun
+                "per_week": int, "planned": int},       # planned: post slots in the curriculum
+      "weeks": [{
+        "week": int, "title": str, "phase": str, "start": date, "end": date,
+        "state": "upcoming" | "studying" | "drafting" | "in review" | "published" | "overdue",
+        "notes": {"present": bool, "files": [str], "words": int, "status": str | null, "errors": [str]},
+        "experiments": {"total": int, "completed": int, "completed_ids": [str], "failed": [str],
+                        "last_run": date | null, "errors": [str]},
+        "posts": [{
+          "slug": str, "title": str, "kind": "primary" | "connection", "published": bool,
+          "editions": {"<edition id>": {
+            "status": null | "draft" | "reviewed" | "published" | "error",   # null: no draft
+            "unresolved": int, "version": int | null, "versions": int,
+            "path": str | null, "error": str | null}}
+        }],
+        "errors": [str]          # every problem of the row (notes, runs and drafts together)
+      }]
+    }
+
+Status reads files only: it never imports experiment code (nor torch), so it stays fast.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
-from studyforge.experiments.registry import studies_for_week
-from studyforge.tracking.records import list_records
+from studyforge.curriculum import Curriculum, Week
+from studyforge.errors import ForgeError
+from studyforge.notes import notes_paths, read_notes
 from studyforge.workspace import Workspace
 
+SCHEMA_VERSION = 1
+STATES = ("upcoming", "studying", "drafting", "in review", "published", "overdue")
+DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
-def build_status(ws: Workspace) -> list[dict[str, Any]]:
+_DRAFT_NAME = re.compile(r"^(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<edition>[a-z]+)(?:\.v(?P<version>\d+))?\.md$")
+
+
+def parse_date(text: str, option: str = "--today") -> dt.date:
+    """`"2026-12-03"` -> `date(2026, 12, 3)`; anything else is a ForgeError naming the option."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ForgeError(f"{option} {text!r} is not a date", hint="write it as YYYY-MM-DD, e.g. 2026-12-03") from None
+
+
+def week_dates(plan: Curriculum, week: int) -> tuple[dt.date, dt.date]:
+    """(Monday, Sunday) of `week`: week 1 starts on `schedule.start_date`."""
+    start = plan.schedule.start_date + dt.timedelta(weeks=week - 1)
+    return start, start + dt.timedelta(days=6)
+
+
+def build_status(ws: Workspace, today: dt.date | None = None) -> dict[str, Any]:
+    """Everything `forge status` shows, as the documented JSON-ready dict."""
+    today = today or dt.date.today()
     plan = ws.curriculum
-    records = list_records(ws.runs_dir)
-    rows = []
-    for w in plan.weeks:
-        start = plan.schedule.start_date + dt.timedelta(weeks=w.week - 1)
-        mine = [r for r in records if r.week == w.week]
-        completed = {r.experiment for r in mine if r.status == "completed"}
-        failed = sorted({r.experiment for r in mine if r.status == "failed"} - completed)
-        drafts = sorted((ws.drafts_dir / w.slug).glob("*.md")) if (ws.drafts_dir / w.slug).is_dir() else []
-        rows.append({
-            "week": w.week, "title": w.title, "phase": plan.phase_of(w).title,
-            "start": start.isoformat(), "end": (start + dt.timedelta(days=6)).isoformat(),
-            "experiments": {"total": len(w.experiments), "implemented": len(studies_for_week(w.week)),
-                            "completed": len(completed & {e.id for e in w.experiments}),
-                            "failed": failed,
-                            "last_run": max((r.started for r in mine), default=None)},
-            "posts": {"planned": len(w.posts), "drafts": len(drafts)},
-        })
-    return rows
+    rows = [_week_row(ws, plan, w, today) for w in plan.weeks]
+    first, _ = week_dates(plan, 1)
+    _, last = week_dates(plan, len(plan.weeks))
+    begun = sum(1 for row in rows if dt.date.fromisoformat(row["start"]) <= today)
+    published = sum(p["published"] for row in rows for p in row["posts"])
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "today": today.isoformat(),
+        "plan": {"title": plan.title, "start_date": first.isoformat(), "end_date": last.isoformat(),
+                 "weeks": len(plan.weeks)},
+        "calendar": _calendar(plan, rows, today),
+        "posts": {"published": published, "target": plan.schedule.posts_per_week * begun,
+                  "per_week": plan.schedule.posts_per_week, "planned": plan.post_count()},
+        "weeks": rows,
+    }
 
 
-def status_table(rows: list[dict[str, Any]], ws: Workspace) -> Table:
-    table = Table(title=f"{ws.curriculum.title} — status")
-    for col in ("week", "dates", "phase", "title", "experiments", "last run", "posts"):
-        table.add_column(col)
-    for row in rows:
+# ---------------------------------------------------------------------------------------------
+# One week.
+
+
+def _week_row(ws: Workspace, plan: Curriculum, w: Week, today: dt.date) -> dict[str, Any]:
+    start, end = week_dates(plan, w.week)
+    notes = _notes_cell(ws, w.week)
+    experiments = _experiments_cell(ws, w)
+    posts, draft_errors, n_drafts = _posts_cell(ws, plan, w)
+    row = {
+        "week": w.week, "title": w.title, "phase": plan.phase_of(w).title,
+        "start": start.isoformat(), "end": end.isoformat(), "state": "",
+        "notes": notes, "experiments": experiments, "posts": posts,
+        "errors": notes["errors"] + experiments["errors"] + draft_errors,
+    }
+    row["state"] = week_state(plan, w, today, notes_present=notes["present"], runs=experiments["runs"],
+                              all_completed=experiments["completed"] == experiments["total"],
+                              drafts=n_drafts, all_published=bool(posts) and all(p["published"] for p in posts))
+    del experiments["runs"]
+    return row
+
+
+def week_state(plan: Curriculum, w: Week, today: dt.date, *, notes_present: bool, runs: int, all_completed: bool,
+               drafts: int, all_published: bool) -> str:
+    """The week's state by the rules in the module docstring (the first that holds)."""
+    start, end = week_dates(plan, w.week)
+    review_day = start + dt.timedelta(days=DAYS.index(plan.schedule.review_day.lower()))
+    if all_published:
+        return "published"
+    if today > end:
+        return "overdue"
+    if drafts:
+        return "in review"
+    if today >= review_day or (notes_present and all_completed):
+        return "drafting"
+    if start <= today or notes_present or runs:
+        return "studying"
+    return "upcoming"
+
+
+def _notes_cell(ws: Workspace, week: int) -> dict[str, Any]:
+    cell: dict[str, Any] = {"present": False, "files": [], "words": 0, "status": None, "errors": []}
+    for path in notes_paths(ws.notes_dir, week):
+        cell["present"] = True
+        cell["files"].append(ws.relative(path))
+        try:
+            notes = read_notes(path)
+        except ForgeError as exc:
+            cell["errors"].append(_relative_message(ws, str(exc)))
+            continue
+        cell["words"] += notes.words
+        if cell["status"] is None and notes.meta.get("status") is not None:
+            cell["status"] = str(notes.meta["status"])
+    return cell
+
+
+def _experiments_cell(ws: Workspace, w: Week) -> dict[str, Any]:
+    """Completed / planned, newest run, failed ones; reads run.json files directly and tolerates bad ones."""
+    from studyforge.tracking.records import read_record, week_dir
+
+    planned = [e.id for e in w.experiments]
+    cell: dict[str, Any] = {"total": len(planned), "completed": 0, "completed_ids": [], "failed": [],
+                            "last_run": None, "errors": [], "runs": 0}
+    folder = week_dir(ws.runs_dir, w.week)
+    records = []
+    try:
+        run_files = sorted(folder.glob("*/*/run.json")) if folder.is_dir() else []
+    except OSError as exc:
+        cell["errors"].append(f"cannot read {ws.relative(folder)}: {exc.strerror}")
+        run_files = []
+    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
+        cell["errors"].append(f"cannot read {ws.relative(folder)} (check its permissions)")
+    for run_json in run_files:
+        try:
+            records.append(read_record(run_json.parent))
+        except ForgeError as exc:
+            cell["errors"].append(_relative_message(ws, str(exc)))
+    cell["runs"] = len(records)
+    records.sort(key=lambda r: r.started)
+    newest: dict[str, str] = {}
+    completed = set()
+    for r in records:
+        newest[r.experiment] = r.status
+        if r.status == "completed":
+            completed.add(r.experiment)
+    cell["completed_ids"] = [e for e in planned if e in completed]
+    cell["completed"] = len(cell["completed_ids"])
+    cell["failed"] = [e for e in planned if newest.get(e) == "failed"]
+    if records:
+        cell["last_run"] = max(r.started for r in records).date().isoformat()
+    return cell
+
+
+def _posts_cell(ws: Workspace, plan: Curriculum, w: Week) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Per planned post and edition, the current draft's status; plus the errors and the number of drafts."""
+    from studyforge.drafting.drafts import list_drafts, read_draft
+
+    editions = [e.id for e in plan.editions]
+    slots: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+    errors: list[str] = []
+    files = list_drafts(ws.drafts_dir, w.week)
+    slugs = {p.slug for p in w.posts}
+    for path in files:
+        match = _DRAFT_NAME.match(path.name)
+        if not match or match["slug"] not in slugs or match["edition"] not in editions:
+            errors.append(f"{ws.relative(path)}: names no planned post and edition of week {w.week} "
+                          f"(expected <post-slug>.<edition>[.vN].md, posts: {', '.join(sorted(slugs))})")
+            continue
+        version = int(match["version"] or 1)
+        try:
+            draft = read_draft(path)
+        except ForgeError as exc:
+            message = _relative_message(ws, str(exc))
+            errors.append(message)
+            slots.setdefault((match["slug"], match["edition"]), []).append((version, message))
+            continue
+        slots.setdefault((match["slug"], match["edition"]), []).append((version, draft))
+    posts = []
+    for p in w.posts:
+        post: dict[str, Any] = {"slug": p.slug, "title": p.display_title, "kind": p.kind, "published": False,
+                                "editions": {}}
+        for edition in editions:
+            versions = sorted(slots.get((p.slug, edition), []), key=lambda v: v[0])
+            cell: dict[str, Any] = {"status": None, "unresolved": 0, "version": None, "versions": len(versions),
+                                    "path": None, "error": None}
+            if versions:
+                version, current = versions[-1]
+                cell["version"] = version
+                if isinstance(current, str):
+                    cell.update(status="error", error=current)
+                else:
+                    cell.update(status=current.meta.status, unresolved=current.meta.checks.unresolved,
+                                path=ws.relative(current.path))
+                post["published"] |= any(not isinstance(d, str) and d.meta.status == "published" for _, d in versions)
+            post["editions"][edition] = cell
+        posts.append(post)
+    return posts, errors, len(files)
+
+
+def _relative_message(ws: Workspace, message: str) -> str:
+    """Error messages name files relative to the workspace, as the table shows them."""
+    return message.replace(str(ws.root) + os.sep, "")
+
+
+# ---------------------------------------------------------------------------------------------
+# The header: where the calendar is, and what the rhythm says is due today.
+
+
+def _calendar(plan: Curriculum, rows: list[dict[str, Any]], today: dt.date) -> dict[str, Any]:
+    schedule = plan.schedule
+    weekday = DAYS[today.weekday()]
+    first, _ = week_dates(plan, 1)
+    _, last = week_dates(plan, len(plan.weeks))
+    cal: dict[str, Any] = {"position": "during", "week": None, "weekday": weekday, "activity": None, "due": ""}
+    if today < first:
+        days = (first - today).days
+        cal.update(position="before",
+                   due=f"the plan starts on {first:%A %Y-%m-%d} (in {days} day{'s' * (days != 1)}): "
+                       "get week 1's notes ready with `forge notes week1`")
+        return cal
+    if today > last:
+        left = sum(row["state"] != "published" for row in rows)
+        cal.update(position="after", due=f"the plan ended on {last:%Y-%m-%d}; "
+                   + (f"{left} week(s) not yet published" if left else "every week is published"))
+        return cal
+    n = (today - first).days // 7 + 1
+    row = rows[n - 1]
+    day = weekday.capitalize()
+    lower = lambda days: [d.lower() for d in days]  # noqa: E731
+    if weekday in lower(schedule.study_days):
+        notes = row["notes"]
+        words = (f"notes: {notes['words']} words so far" if notes["present"]
+                 else f"no notes yet: `forge notes week{n}`")
+        activity, due = "study", f"{day}: study week {n} ({row['title']}) — topics, code and notes; {words}"
+    elif weekday == schedule.review_day.lower():
+        cells = [c for p in row["posts"] for c in p["editions"].values() if c["status"] is not None]
+        pending = [c for c in cells if c["status"] == "draft"]
+        reviewed = sum(c["status"] == "reviewed" for c in cells)
+        unresolved = sum(c["unresolved"] > 0 for c in pending)
+        if pending:
+            tail = f"{len(pending)} draft{'s' * (len(pending) != 1)}, {unresolved} with unresolved checks"
+        elif reviewed:
+            tail = (f"nothing left to review; {reviewed} reviewed, to publish: "
+                    f"`forge publish week{n} --format hugo --out SITE`")
+        elif cells:
+            tail = "nothing left to review"
+        else:
+            tail = f"no drafts yet — `forge draft week{n}`"
+        activity, due = "review", f"{day}: review week {n} drafts — {tail}"
+    elif weekday == schedule.optional_day.lower():
+        activity, due = "optional", f"{day}: optional — a second topic or deeper experiments for week {n}"
+    elif weekday in lower(schedule.experiment_days):
         e = row["experiments"]
-        exp = f"{e['completed']}/{e['total']} run"
-        if e["implemented"] < e["total"]:
-            exp += f" [dim]({e['implemented']} implemented)[/]"
-        if e["failed"]:
-            exp += "\n[red]failed: " + ", ".join(e["failed"]) + "[/]"
-        last = f"{e['last_run']:%Y-%m-%d}" if e["last_run"] else "—"
-        table.add_row(str(row["week"]), f"{row['start']} → {row['end'][5:]}", row["phase"], row["title"], exp, last,
-                      f"{row['posts']['drafts']} drafts / {row['posts']['planned']} planned")
+        nxt = f", or prepare week {n + 1}" if n < len(rows) else ""
+        activity, due = "experiments", (f"{day}: experiments — week {n}: {e['completed']}/{e['total']} "
+                                        f"completed (`forge run week{n}`){nxt}")
+    else:
+        activity, due = "rest", f"{day}: nothing scheduled"
+    cal.update(week=n, activity=activity, due=due)
+    return cal
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering.
+
+_STATE_STYLE = {"upcoming": "dim", "studying": "cyan", "drafting": "blue", "in review": "yellow",
+                "published": "green", "overdue": "bold red"}
+_DRAFT_STYLE = {"draft": "yellow", "reviewed": "cyan", "published": "green", "error": "red"}
+
+
+def header_lines(data: dict[str, Any]) -> list[str]:
+    cal, posts = data["calendar"], data["posts"]
+    plan = data["plan"]
+    if cal["position"] == "during":
+        row = data["weeks"][cal["week"] - 1]
+        where = f"Today is {data['today']}: week {cal['week']} of {plan['weeks']} ({escape(row['title'])})."
+    else:
+        where = f"Today is {data['today']}: outside the plan ({plan['start_date']} → {plan['end_date']})."
+    lines = [f"[bold]{escape(plan['title'])}[/]", where, f"[bold]Due:[/] {escape(cal['due'])}"]
+    overdue = [str(row["week"]) for row in data["weeks"] if row["state"] == "overdue"]
+    if overdue:
+        lines.append(f"[bold red]Overdue:[/] week{'s' * (len(overdue) > 1)} {', '.join(overdue)} "
+                     "(ended, posts not published)")
+    colour = "green" if posts["published"] >= posts["target"] else "yellow"
+    due = {"during": "due by the end of this week", "before": "due so far", "after": "due by the plan's end"}
+    lines.append(f"[bold]Posts:[/] [{colour}]{posts['published']} published[/] of {posts['target']} "
+                 f"{due[cal['position']]} ({posts['per_week']} a week; {posts['planned']} planned in all)")
+    return lines
+
+
+def status_table(data: dict[str, Any]) -> Table:
+    from rich import box
+
+    editions = " · ".join(next(iter(data["weeks"][0]["posts"]), {"editions": {}})["editions"]) if data["weeks"] else ""
+    table = Table(box=box.SIMPLE_HEAD, show_lines=True, pad_edge=False, title_justify="left",
+                  caption=f"posts: one line per post of the week, one status per edition ({editions})",
+                  caption_justify="left")
+    for col, width in (("week", 34), ("dates", None), ("state", None), ("notes", 40), ("experiments", 40),
+                       ("posts", 48)):
+        table.add_column(col, overflow="fold", max_width=width, no_wrap=width is None)
+    for row in data["weeks"]:
+        start, end = dt.date.fromisoformat(row["start"]), dt.date.fromisoformat(row["end"])
+        table.add_row(
+            f"{row['week']} {escape(row['title'])}\n[dim]{escape(row['phase'])}[/]",
+            f"{start:%b %d}–{end:%b %d}",
+            f"[{_STATE_STYLE[row['state']]}]{row['state']}[/]",
+            _notes_text(row["notes"]),
+            _experiments_text(row["experiments"]),
+            _posts_text(row),
+        )
     return table
+
+
+def _notes_text(notes: dict[str, Any]) -> str:
+    if not notes["present"]:
+        text = "—"
+    else:
+        text = f"{notes['words']:,} words"
+        if notes["status"]:
+            text += f"\n[dim]{escape(notes['status'])}[/]"
+    for error in notes["errors"]:
+        text += f"\n[red]error: {escape(_short(error))}[/]"
+    return text
+
+
+def _experiments_text(e: dict[str, Any]) -> str:
+    colour = "green" if e["total"] and e["completed"] == e["total"] else ""
+    text = f"{e['completed']}/{e['total']} completed"
+    text = f"[{colour}]{text}[/]" if colour else text
+    text += f"\nlast run {e['last_run']}" if e["last_run"] else ""
+    if e["failed"]:
+        text += "\n[red]failed: " + escape(", ".join(e["failed"])) + "[/]"
+    for error in e["errors"]:
+        text += f"\n[red]error: {escape(_short(error))}[/]"
+    return text
+
+
+def _posts_text(row: dict[str, Any]) -> str:
+    lines = []
+    for index, post in enumerate(row["posts"], 1):
+        cells = []
+        for cell in post["editions"].values():
+            status = cell["status"]
+            if status is None:
+                cells.append("—")
+                continue
+            text = f"[{_DRAFT_STYLE[status]}]{status}[/]"
+            if cell["version"] and cell["version"] > 1:
+                text += f" v{cell['version']}"
+            if cell["unresolved"]:
+                text += f" [red]({cell['unresolved']} unresolved)[/]"
+            cells.append(text)
+        lines.append(f"{index}. " + " · ".join(cells))
+    draft_errors = [e for e in row["errors"] if e not in row["notes"]["errors"] + row["experiments"]["errors"]]
+    for error in draft_errors:
+        lines.append(f"[red]error: {escape(_short(error))}[/]")
+    return "\n".join(lines)
+
+
+def _short(error: str) -> str:
+    """The table shows what and where; the hint after ' — ' is in the JSON (and `forge validate`)."""
+    return error.split(" — ")[0]

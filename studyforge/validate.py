@@ -43,16 +43,6 @@ def validate_workspace(ws: Workspace) -> tuple[list[str], list[Problem]]:
         if problem:
             problems.append(problem)
     checked.append(f"{len(templates)} template(s)")
-    if curriculum is not None:
-        from studyforge.experiments.registry import all_studies
-
-        for study in all_studies():
-            ids = {e.id for e in curriculum.week(study.week).experiments} if study.week <= len(curriculum.weeks) else set()
-            if study.id not in ids:
-                problems.append(Problem(ws.relative(ws.curriculum_path),
-                                        f"the registered experiment {study.id!r} (week {study.week}) is not listed "
-                                        f"under week {study.week}'s experiments"))
-        checked.append(f"{len(all_studies())} registered experiment(s)")
     return checked, problems
 
 
@@ -67,7 +57,7 @@ def check_note(path: Path) -> Problem | None:
         post = frontmatter.load(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark else 1  # +1 for 1-based, +1 for the opening '---'
+        line = mark.line + 1 if mark else 1  # python-frontmatter hands YAML the text from the opening "---"
         return Problem(f"{path}:{line}", f"broken front matter: {getattr(exc, 'problem', exc)} "
                        "(fix the YAML between the two '---' lines)")
     except (UnicodeDecodeError, ValueError) as exc:

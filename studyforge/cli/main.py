@@ -6,7 +6,17 @@ import typer
 from typer.core import TyperGroup
 
 from studyforge import __version__
-from studyforge.cli import plan_cmd, run_cmd, runs_cmd, state, status_cmd
+from studyforge.cli import (
+    init_cmd,
+    notes_cmd,
+    plan_cmd,
+    publish_cmd,
+    review_cmd,
+    run_cmd,
+    runs_cmd,
+    state,
+    status_cmd,
+)
 from studyforge.cli.options import WorkspaceOpt
 from studyforge.console import out
 from studyforge.errors import ForgeError
@@ -50,7 +60,7 @@ def main(
     state.set_workspace(workspace)
 
 
-for module in (run_cmd, runs_cmd, plan_cmd, status_cmd):
+for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, review_cmd, publish_cmd, init_cmd):
     module.register(app)
 
 

@@ -112,7 +112,7 @@ def read_draft(path: Path) -> Draft:
         post = frontmatter.load(path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 2}" if mark else str(path)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)  # YAML sees the text from the opening "---"
         raise ForgeError(f"{where}: broken front matter ({getattr(exc, 'problem', exc)})",
                          hint="fix the YAML between the '---' lines") from None
     except OSError as exc:
