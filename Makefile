@@ -25,10 +25,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## The main job on the embedded defaults, offline: week 1's experiments, then the dashboard.
+## The main job on the embedded defaults, offline: week 1's experiments, the dashboard, offline drafts.
 demo: $(VENV)/.installed
 	WANDB_MODE=offline $(FORGE) run week1
 	$(FORGE) status
+	$(FORGE) draft week1 --backend offline
 
 ## Lint, then the whole test suite (offline: no API key, W&B disabled by the tests' fixture).
 test: $(VENV)/.installed-dev

@@ -7,7 +7,9 @@ from typer.core import TyperGroup
 
 from studyforge import __version__
 from studyforge.cli import (
+    draft_cmd,
     init_cmd,
+    log_cmd,
     notes_cmd,
     plan_cmd,
     publish_cmd,
@@ -60,7 +62,7 @@ def main(
     state.set_workspace(workspace)
 
 
-for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, review_cmd, publish_cmd, init_cmd):
+for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, draft_cmd, review_cmd, publish_cmd, init_cmd, log_cmd):
     module.register(app)
 
 

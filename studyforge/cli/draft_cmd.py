@@ -1,0 +1,42 @@
+"""`forge draft WEEK`: draft the week's posts (both editions) from its notes and results, for review."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from studyforge.cli import state
+from studyforge.cli.options import WeekArg
+
+
+def register(app: typer.Typer) -> None:
+    app.command("draft")(draft)
+
+
+def draft(
+    week: WeekArg,
+    post: Annotated[str, typer.Option("--post", "-p", help="the post's number in the week (1, 2), its slug, or all")] = "all",
+    edition: Annotated[str, typer.Option("--edition", "-e", help="scientist | manager | all")] = "all",
+    backend: Annotated[str, typer.Option(help="auto (anthropic when ANTHROPIC_API_KEY is set, else offline) | "
+                                              "anthropic | offline")] = "auto",
+    model: Annotated[str | None, typer.Option(help="Claude model id (default: drafting.model in curriculum.yaml, "
+                                                   "else the newest Sonnet the SDK knows)", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count the tokens and estimate the cost; generate nothing")] = False,
+    show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered prompts; send nothing")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace a draft even if you edited it (default: write a new "
+                                                        "version beside it)")] = False,
+    allow_missing_results: Annotated[bool, typer.Option("--allow-missing-results",
+                                                        help="draft even if the week has no completed runs")] = False,
+    batch: Annotated[bool, typer.Option("--batch", help="send every draft through the Message Batches API (half "
+                                                        "price, may take hours; run again to resume waiting)")] = False,
+) -> None:
+    """Draft WEEK's posts for human review: drafts/weekNN/<slug>.<edition>.md, every number checked."""
+    from studyforge.curriculum import parse_week
+    from studyforge.drafting.pipeline import DraftOptions, run_draft
+
+    ws = state.workspace()
+    number = parse_week(week, ws.curriculum)
+    run_draft(ws, DraftOptions(week=number, post=post, edition=edition, backend=backend, model=model,
+                               dry_run=dry_run, show_prompt=show_prompt, force=force,
+                               allow_missing_results=allow_missing_results, batch=batch))
