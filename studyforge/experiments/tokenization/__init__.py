@@ -1,0 +1,7 @@
+"""Week 2: tokenization from scratch — byte-level BPE (training and encoding), BPE-dropout, WordPiece and a
+Unigram language-model tokenizer, plus the studies that compare them.
+
+Modules: `pretokenize` (the GPT-2 pre-tokenizer, special tokens, streaming and parallel chunking),
+`bpe` (`train_bpe`, `Tokenizer`, `DropoutTokenizer`), `wordpiece` (`WordPieceTokenizer`) and
+`unigram` (`UnigramTokenizer`).
+"""
