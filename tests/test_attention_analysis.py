@@ -1,0 +1,103 @@
+"""The analysis toolkit and the week's small model: known answers and equivalences."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import pytest
+import torch
+
+from studyforge.experiments.attention.analysis import (
+    attention_entropy,
+    gradient_head_importance,
+    head_importance,
+    least_important_first,
+    mean_attention_distance,
+    plot_attention_maps,
+    pruning_curve,
+)
+from studyforge.experiments.attention.data import CharCorpus
+from studyforge.experiments.attention.model import POSITIONS, TinyLM
+
+matplotlib.use("Agg")
+
+
+def test_entropy_uniform_and_one_hot():
+    weights = torch.stack([torch.full((5, 5), 0.2), torch.eye(5)])  # head 0 uniform, head 1 one-hot
+    ent = attention_entropy(weights[None])  # (1, H=2, 5, 5)
+    assert ent.tolist() == pytest.approx([math.log(5), 0.0], abs=1e-6)
+
+
+def test_mean_attention_distance_known_answers():
+    t = 6
+    causal_uniform = torch.ones(t, t).tril()
+    causal_uniform = causal_uniform / causal_uniform.sum(-1, keepdim=True)  # row i: mean distance i / 2
+    previous_token = torch.diag(torch.ones(t - 1), -1)
+    previous_token[0, 0] = 1.0  # query 0 has only itself
+    dist = mean_attention_distance(torch.stack([torch.eye(t), causal_uniform, previous_token]))
+    assert dist.tolist() == pytest.approx([0.0, sum(i / 2 for i in range(t)) / t, (t - 1) / t], abs=1e-6)
+
+
+def test_attention_map_grid_has_one_panel_per_layer_and_head():
+    fig = plot_attention_maps([torch.rand(3, 4, 4), torch.rand(3, 4, 4)], tokens=list("abcd"), title="x")
+    assert len(fig.axes) == 6
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_head_importance_and_pruning_curve_on_a_known_loss():
+    cost = torch.tensor([[0.5, 0.1, 0.3], [0.0, 0.7, 0.2]])  # loss grows by cost[h] when head h is removed
+
+    def eval_loss(mask: torch.Tensor) -> float:
+        return float(1.0 + ((1 - mask) * cost).sum())
+
+    base, importance = head_importance(eval_loss, 2, 3)
+    assert base == 1.0 and torch.allclose(importance, cost)
+    order = least_important_first(importance)
+    assert order[:2] == [(1, 0), (0, 1)]
+    curve = pruning_curve(eval_loss, order, 2, 3)
+    assert [r["heads_removed"] for r in curve] == list(range(7))
+    assert curve[-1]["loss"] == pytest.approx(1.0 + float(cost.sum()))
+    assert all(a["loss"] <= b["loss"] for a, b in zip(curve, curve[1:], strict=False))
+    grad = gradient_head_importance(lambda m: ((1 - m) * cost).sum() + (m * m * cost).sum(), 2, 3)
+    assert torch.allclose(grad, cost)  # |∂/∂ξ (−ξ c + ξ² c)| at ξ = 1 is c
+
+
+@pytest.mark.parametrize("position", POSITIONS)
+def test_tiny_lm_is_causal_for_every_position_encoding(position):
+    torch.manual_seed(0)
+    model = TinyLM(vocab_size=11, d_model=16, n_layers=2, n_heads=2, position=position, max_len=12,
+                   shaw_max_distance=3)
+    x = torch.randint(0, 11, (2, 12))
+    y = x.clone()
+    y[:, 7:] = (y[:, 7:] + 1) % 11  # change only the future
+    logits_x, _, maps = model(x)
+    logits_y, _, _ = model(y)
+    torch.testing.assert_close(logits_x[:, :7], logits_y[:, :7])
+    assert not torch.allclose(logits_x[:, 7:], logits_y[:, 7:])
+    assert len(maps) == 2 and maps[0].shape == (2, 2, 12, 12)
+    assert maps[0].triu(1).abs().max() == 0  # no weight on future keys
+
+
+def test_head_mask_equals_zeroing_that_heads_output_projection():
+    torch.manual_seed(0)
+    model = TinyLM(vocab_size=11, d_model=16, n_layers=2, n_heads=4, position="alibi")
+    x = torch.randint(0, 11, (2, 10))
+    mask = torch.ones(2, 4)
+    mask[1, 2] = 0.0
+    masked, _, _ = model(x, head_mask=mask)
+    with torch.no_grad():
+        model.blocks[1].attn.proj.weight[:, 8:12] = 0.0  # head 2 of layer 1 feeds input columns 8..11
+    zeroed, _, _ = model(x)
+    torch.testing.assert_close(masked, zeroed)
+
+
+def test_char_corpus_round_trip_and_windows():
+    corpus = CharCorpus("hello world, hello attention\n" * 20, "inline")
+    assert corpus.decode(corpus.encode("hello")) == "hello"
+    x, y = corpus.windows("train", 16, max_windows=4)
+    assert x.shape == y.shape == (4, 16) and torch.equal(x[0, 1:], y[0, :-1])
+    xb, yb = corpus.batch("val", 3, 8, torch.Generator().manual_seed(0))
+    assert xb.shape == (3, 8) and torch.equal(xb[:, 1:], yb[:, :-1])
