@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+# Wide enough for the side-by-side columns when the output goes to a file or a CI log.
+console = Console(width=None if sys.stdout.isatty() else 140)
 
 
 @dataclass
