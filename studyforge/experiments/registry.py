@@ -43,21 +43,18 @@ _DISCOVERED = False
 def register(
     study_id: str,
     *,
-    week: int | list[int],
+    week: int,
     config: type[ExperimentConfig],
     title: str | None = None,
     headline: str | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register `fn` as the runnable study `study_id` of `week` (or of several weeks)."""
+    """Register `fn` as the runnable study `study_id` of `week`."""
 
     def wrap(fn: Callable) -> Callable:
         if study_id in _REGISTRY and _REGISTRY[study_id].fn is not fn:
             raise ValueError(f"study id {study_id!r} registered twice")
-        weeks = week if isinstance(week, list) else [week]
         first_line = (fn.__doc__ or study_id).strip().splitlines()[0]
-        _REGISTRY[study_id] = Study(study_id, weeks[0], fn, config, title or first_line, headline)
-        for extra in weeks[1:]:
-            _REGISTRY[f"{study_id}@{extra}"] = Study(study_id, extra, fn, config, title or first_line, headline)
+        _REGISTRY[study_id] = Study(study_id, week, fn, config, title or first_line, headline)
         return fn
 
     return wrap
@@ -91,8 +88,7 @@ def studies_for_week(week: int) -> list[Study]:
 
 def get(study_id: str) -> Study:
     discover()
-    for study in _REGISTRY.values():
-        if study.id == study_id:
-            return study
+    if study_id in _REGISTRY:
+        return _REGISTRY[study_id]
     known = ", ".join(sorted({s.id for s in _REGISTRY.values()})) or "none"
     raise ForgeError(f"unknown experiment {study_id!r}", hint=f"registered experiments: {known}")
