@@ -16,6 +16,7 @@ from studyforge.cli import (
     review_cmd,
     run_cmd,
     runs_cmd,
+    sample_cmd,
     state,
     status_cmd,
 )
@@ -62,7 +63,8 @@ def main(
     state.set_workspace(workspace)
 
 
-for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, draft_cmd, review_cmd, publish_cmd, init_cmd, log_cmd):
+for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, draft_cmd, review_cmd, publish_cmd, init_cmd, log_cmd,
+               sample_cmd):
     module.register(app)
 
 

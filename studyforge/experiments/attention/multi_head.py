@@ -16,9 +16,11 @@ value heads broadcast over the group instead of being copied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from studyforge.experiments.attention.dot_product import scaled_dot_product_attention
@@ -68,10 +70,15 @@ class MultiHeadAttention(nn.Module):
     """Self-attention with `n_heads` query heads and `n_kv_heads` key/value heads (default: all).
 
     `rope_base` applies rotary embeddings (rope.py) to queries and keys at their absolute positions.
+    `qk_norm(head_dim)`, if given, builds a normalisation applied to every query and key head before RoPE
+    (QK-norm, Dehghani et al., arXiv:2302.05442). `fused=True` computes the attention with torch's
+    `F.scaled_dot_product_attention` (same result, fused kernels) whenever no weights or head mask are asked
+    for; the week-5 transformer uses both.
     """
 
     def __init__(self, d_model: int, n_heads: int, n_kv_heads: int | None = None, bias: bool = False,
-                 rope_base: float | None = None):
+                 rope_base: float | None = None, qk_norm: Callable[[int], nn.Module] | None = None,
+                 fused: bool = False):
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
         if d_model % n_heads or n_heads % n_kv_heads:
@@ -83,6 +90,9 @@ class MultiHeadAttention(nn.Module):
         self.k_proj = nn.Linear(d_model, n_kv_heads * self.head_dim, bias=bias)
         self.v_proj = nn.Linear(d_model, n_kv_heads * self.head_dim, bias=bias)
         self.o_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.fused = fused
+        if qk_norm is not None:
+            self.q_norm, self.k_norm = qk_norm(self.head_dim), qk_norm(self.head_dim)
 
     def new_cache(self, batch: int, max_len: int, dtype=torch.float32, device=None) -> KVCache:
         return KVCache.empty(batch, self.n_kv_heads, max_len, self.head_dim, dtype, device)
@@ -110,12 +120,16 @@ class MultiHeadAttention(nn.Module):
         q = self.q_proj(x).view(b, t, h, hd).transpose(1, 2)  # (B, H, T, hd)
         k = self.k_proj(x).view(b, t, g, hd).transpose(1, 2)  # (B, G, T, hd)
         v = self.v_proj(x).view(b, t, g, hd).transpose(1, 2)  # (B, G, T, hd)
+        if hasattr(self, "q_norm"):
+            q, k = self.q_norm(q), self.k_norm(k)
         if self.rope_base is not None:
             positions = torch.arange(offset, offset + t, device=x.device)
             q, k = apply_rope(q, positions, self.rope_base), apply_rope(k, positions, self.rope_base)
         if cache is not None:
             k, v = cache.append(k, v)  # (B, G, Tk, hd), Tk = offset + T
         t_k = k.shape[2]
+        if self.fused and not return_weights and head_mask is None:
+            return self.o_proj(self._fused(q, k, v, mask, causal, offset, bias).transpose(1, 2).reshape(b, t, c))
         mask = combine(mask, causal_mask(t, t_k, offset, x.device) if causal else None)
         # each key/value head g serves the H/G query heads of its group: (B, G, H/G, T, hd)
         q = q.view(b, g, h // g, t, hd)
@@ -128,3 +142,16 @@ class MultiHeadAttention(nn.Module):
             out = out * head_mask.view(1, h, 1, 1).to(out.dtype)
         y = self.o_proj(out.transpose(1, 2).reshape(b, t, c))  # (B, T, C): heads side by side
         return (y, weights.reshape(b, h, t, t_k)) if return_weights else y
+
+    def _fused(self, q, k, v, mask, causal, offset, bias) -> torch.Tensor:
+        """torch's SDPA on q (B, H, T, hd), k and v (B, G, Tk, hd) -> (B, H, T, hd); same maths as above."""
+        t, t_k = q.shape[2], k.shape[2]
+        if self.n_kv_heads != self.n_heads:  # each key/value head serves the H/G query heads of its group
+            k = k.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+            v = v.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)
+        plain_causal = causal and mask is None and bias is None and offset == 0 and t == t_k
+        mask = None if plain_causal else combine(mask, causal_mask(t, t_k, offset, q.device) if causal else None)
+        if bias is not None:  # additive logits: masked positions get −∞ on top of the bias
+            bias = bias.to(q.dtype)
+            mask = bias if mask is None else bias.masked_fill(~mask, float("-inf"))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=plain_causal)
