@@ -1,0 +1,95 @@
+"""Figures of the policy-gradient studies (matplotlib, imported lazily; the runner sets the Agg backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from studyforge.experiments.policy_gradient.curves import aggregate, plot_band
+
+
+def learning_curves(grid: np.ndarray, groups: dict[str, list[np.ndarray]], title: str, ylabel: str = "return",
+                    hline: float | None = None, hline_label: str = "", ax: Any = None) -> Any:
+    """IQM curves with 95% bootstrap bands, one per group of runs; returns the figure (or draws on `ax`)."""
+    import matplotlib.pyplot as plt
+
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+    for label, curves in groups.items():
+        if curves:
+            plot_band(ax, grid, aggregate(curves), f"{label} (n={len(curves)})")
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=1, label=hline_label or None)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def per_update(series: dict[str, list[tuple[np.ndarray, np.ndarray]]], title: str, ylabel: str,
+               hline: float | None = None, hline_label: str = "", logy: bool = False) -> Any:
+    """A per-update diagnostic (KL, clip fraction, …) against environment steps, every run drawn thin."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, runs) in enumerate(series.items()):
+        for j, (x, y) in enumerate(runs):
+            ax.plot(x, y, color=colors[i % len(colors)], lw=0.8, alpha=0.7, label=label if j == 0 else None)
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=1, label=hline_label or None)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def interval_bars(labels: list[str], intervals: list[dict[str, Any]], title: str, ylabel: str,
+                  logy: bool = False, hline: float | None = None) -> Any:
+    """One IQM bar with its bootstrap 95% CI per label."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(labels) + 2), 4))
+    centres = np.array([iv["iqm"] for iv in intervals])
+    lo = centres - np.array([iv["lo"] for iv in intervals])
+    hi = np.array([iv["hi"] for iv in intervals]) - centres
+    ax.bar(labels, centres, yerr=[np.maximum(lo, 0), np.maximum(hi, 0)], capsize=4, color="tab:blue",
+           alpha=0.8)
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=1)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.tick_params(axis="x", rotation=30)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def histograms(samples: dict[str, np.ndarray], title: str, clip: float | None = None) -> Any:
+    """Overlaid density histograms of probability ratios (log-spaced x), with the clip range marked."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    all_values = np.concatenate([v for v in samples.values() if len(v)]) if samples else np.ones(1)
+    lo, hi = max(float(all_values.min()), 1e-3), max(float(all_values.max()), 1.01)
+    bins = np.geomspace(min(lo, 0.5), max(hi, 2.0), 60)
+    for label, values in samples.items():
+        ax.hist(values, bins=bins, density=True, histtype="step", lw=1.4, label=label)
+    if clip is not None:
+        for edge in (1 - clip, 1 + clip):
+            ax.axvline(edge, color="k", ls="--", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("π_new(a|s) / π_old(a|s)")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return fig
