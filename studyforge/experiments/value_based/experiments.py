@@ -273,14 +273,14 @@ def dqn_variants(ctx, cfg: VariantsConfig) -> None:
 
 class AblationConfig(ExperimentConfig):
     env_id: str = Field("CartPole-v1", description="environment")
-    total_steps: int = Field(30_000, ge=1, description="environment steps per run (Rainbow solves CartPole "
-                                                       "by ~30k; most arms cost ~3× DQN per step)")
+    total_steps: int = Field(25_000, ge=1, description="environment steps per run (Rainbow solves CartPole "
+                                                       "by ~25k; most arms cost ~3× DQN per step)")
     seeds: int = Field(1, ge=1, description="independent runs per arm")
     dqn: DQNConfig = Field(default_factory=DQNConfig, description="base hyperparameters (zoo CartPole DQN)")
     arms: list[str] = Field(default_factory=lambda: ["rainbow", "no_double", "no_dueling", "no_prioritized",
                                                      "no_n_step", "no_noisy", "no_distributional", "dqn"],
                             description="rainbow, no_<component> for each component, dqn")
-    eval_every: int = Field(3_000, ge=1, description="env steps between evaluations")
+    eval_every: int = Field(2_500, ge=1, description="env steps between evaluations")
     eval_episodes: int = Field(20, ge=1, description="episodes per evaluation")
     workers: int = Field(2, ge=1, description="runs trained in parallel processes")
 
