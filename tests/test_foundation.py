@@ -75,6 +75,20 @@ def test_presets_are_data_and_overrides_are_validated():
         parse_overrides(["gamma"])
 
 
+def test_nested_override_keeps_the_presets_other_nested_values():
+    class Inner(ExperimentConfig):
+        lr: float = 1.0
+        batch: int = 32
+
+    class Outer(ExperimentConfig):
+        inner: Inner = Field(default_factory=Inner)
+        presets: ClassVar = {"quick": {"inner": {"batch": 4}}}
+
+    cfg = Outer.from_preset("quick", {"inner.lr": "0.5"})
+    assert (cfg.inner.lr, cfg.inner.batch) == (0.5, 4)
+    assert Outer.presets == {"quick": {"inner": {"batch": 4}}}  # the preset itself is untouched
+
+
 def test_mean_ci_matches_student_t():
     stats = mean_ci([1.0, 2.0, 3.0])
     # t_{0.975, 2} = 4.302653; s = 1; half-width = 4.302653 / sqrt(3)

@@ -37,8 +37,10 @@ class ExperimentConfig(BaseModel):
         unknown = set(cls.presets) - set(PRESETS)
         if unknown:  # a programming error in a study, caught by the smoke tests
             raise ValueError(f"{cls.__name__}.presets has unknown preset names {sorted(unknown)}")
-        values: dict[str, Any] = dict(cls.presets.get(preset, {}))
-        values.update(_nest(overrides or {}))
+        import copy
+
+        values: dict[str, Any] = copy.deepcopy(cls.presets.get(preset, {}))
+        _merge(values, _nest(overrides or {}))  # `--set dqn.lr=…` keeps the preset's other dqn settings
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
@@ -77,6 +79,15 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
                 pass
         node[leaf] = value
     return out
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
+    """Merge `new` into `into` key by key, recursing into nested dicts."""
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
 
 
 def _describe(exc: ValidationError, cls: type[BaseModel]) -> str:
