@@ -38,7 +38,8 @@ demo: $(VENV)/.installed
 ## Lint, then the whole test suite (offline: no API key, W&B disabled by the tests' fixture).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check studyforge tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not isolated"
+	$(BIN)/python -m pytest -m isolated
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check studyforge tests benchmarks
