@@ -54,6 +54,9 @@ def _actor(rank: int, env_id: str, cfg: ImpalaConfig, num_envs: int, seed: int, 
                 break
             except queue.Full:
                 continue
+    # A rollout still buffered for the pipe when the learner stops is of no use to anyone: exit without
+    # waiting to flush it (otherwise an actor can hang at exit on a queue nobody reads any more).
+    out.cancel_join_thread()
     envs.close()
 
 
@@ -102,16 +105,16 @@ def train_with_processes(env_id: str, cfg: ImpalaConfig, *, total_steps: int, se
                 version.value += 1
             rec.update(steps, **metrics, **{"vtrace/policy_lag": float(lag)})
     finally:
+        # Actors put with a timeout and check `stop` between tries, so they never block on a full queue.
+        # Rollouts left in the queue are not read: their tensors travel as file descriptors that only the
+        # (possibly already finished) actor that sent them can hand over.
         stop.set()
-        while True:  # unblock actors waiting on a full queue
-            try:
-                rollouts.get_nowait()
-            except (queue.Empty, OSError, ValueError):
-                break
         for p in actors:
             p.join(timeout=10)
             if p.is_alive():
                 p.terminate()
+        rollouts.cancel_join_thread()
+        rollouts.close()
     rec.flush(steps)
     name = f"{cfg.objective}_{cfg.correction}_processes"
     return TrainResult.from_recorder(name, env_id, seed, agent, steps, started, rec)
