@@ -68,26 +68,33 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def run_each(items: list, run: Callable[[Any], TrainResult], workers: int = 1,
+             on_done: Callable[[Any, TrainResult], None] | None = None) -> dict[tuple, TrainResult]:
+    """`run(item)` for every item (each has a `key`), in `workers` processes when > 1; returns
+    {item.key: result} in the items' order. `run` must be a module-level function (it is pickled)."""
+    results: dict[tuple, TrainResult] = {}
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            results[item.key] = run(item)
+            if on_done:
+                on_done(item, results[item.key])
+    else:
+        # spawn: a clean interpreter per worker, safe whatever threads the parent (W&B, torch) has started
+        with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker) as pool:
+            futures = {pool.submit(run, item): item for item in items}
+            for future in as_completed(futures):
+                item = futures[future]
+                results[item.key] = future.result()
+                if on_done:
+                    on_done(item, results[item.key])
+    return {item.key: results[item.key] for item in items}
+
+
 def run_jobs(jobs: list[Job], workers: int = 1,
              on_done: Callable[[Job, TrainResult], None] | None = None) -> dict[tuple, TrainResult]:
     """Run every job (in `workers` processes when > 1); returns {job.key: result} in the jobs' order."""
-    results: dict[tuple, TrainResult] = {}
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            results[job.key] = run_one(job)
-            if on_done:
-                on_done(job, results[job.key])
-    else:
-        # spawn: a clean interpreter per worker, safe whatever threads the parent (W&B, torch) has started
-        with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker) as pool:
-            futures = {pool.submit(run_one, job): job for job in jobs}
-            for future in as_completed(futures):
-                job = futures[future]
-                results[job.key] = future.result()
-                if on_done:
-                    on_done(job, results[job.key])
-    return {job.key: results[job.key] for job in jobs}
+    return run_each(jobs, run_one, workers, on_done)
 
 
 def log_result(log: LogFn, result: TrainResult, prefix: str, every: int = 4096) -> None:

@@ -3,20 +3,19 @@
 `policy_gradient.jobs.run_jobs` runs that package's algorithms; the value-based and model-based studies
 also run DQN (`value_based.dqn:train`) and MPC (`model_based.mpc:train_mpc`) next to PPO and A2C, so a
 `Call` names its training function by import path. Everything else is theirs: one torch thread per run,
-spawned worker processes, results in the calls' order, `jobs.log_result` to replay a run into `ctx.log`.
+the process pool (`jobs.run_each`), results in the calls' order, `jobs.log_result` to replay a run into
+`ctx.log`.
 """
 
 from __future__ import annotations
 
 import importlib
-import multiprocessing as mp
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 from studyforge.experiments.policy_gradient.core import TrainResult
-from studyforge.experiments.policy_gradient.jobs import _init_worker, single_thread
+from studyforge.experiments.policy_gradient.jobs import run_each, single_thread
 
 DQN = "studyforge.experiments.value_based.dqn:train"
 PPO = "studyforge.experiments.policy_gradient.ppo:train"
@@ -51,19 +50,4 @@ def run_call(call: Call) -> TrainResult:
 def run_calls(calls: list[Call], workers: int = 1,
               on_done: Callable[[Call, TrainResult], None] | None = None) -> dict[tuple, TrainResult]:
     """Run every call (in `workers` spawned processes when > 1); returns {call.key: result} in order."""
-    results: dict[tuple, TrainResult] = {}
-    if workers <= 1 or len(calls) <= 1:
-        for call in calls:
-            results[call.key] = run_call(call)
-            if on_done:
-                on_done(call, results[call.key])
-    else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(calls)), mp_context=mp.get_context("spawn"),
-                                 initializer=_init_worker) as pool:
-            futures = {pool.submit(run_call, call): call for call in calls}
-            for future in as_completed(futures):
-                call = futures[future]
-                results[call.key] = future.result()
-                if on_done:
-                    on_done(call, results[call.key])
-    return {call.key: results[call.key] for call in calls}
+    return run_each(calls, run_call, workers, on_done)
