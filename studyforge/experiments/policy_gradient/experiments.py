@@ -210,9 +210,7 @@ def algorithm_comparison(ctx, cfg: ComparisonConfig) -> None:
                     f"{cfg.seeds} seeds with 95% bootstrap bands; dashed: uniform random policy.")
     ctx.log_table("runs", rows, caption="Every training run: final training return (last 20 episodes), "
                                         "evaluation returns, budget and wall time.")
-    ctx.summary(envs=list(cfg.envs), total_steps=cfg.total_steps, seeds=cfg.seeds,
-                third_env_note="LunarLander-v3 needs Box2D (pip install box2d); without it MountainCar-v0, "
-                               "where every method here stays at −200 within small budgets (sparse reward).")
+    ctx.summary(envs=list(cfg.envs), total_steps=cfg.total_steps, seeds=cfg.seeds)
 
 
 # -- variance reduction ----------------------------------------------------------------------------------
