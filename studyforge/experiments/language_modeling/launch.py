@@ -10,6 +10,7 @@ process group uses gloo on the CPU and NCCL on CUDA; run without torchrun, it tr
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -41,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         trainer = Trainer(TransformerConfig(**spec["model"]), TrainConfig(**spec["train"]), data, device)
         trainer.fit()
         trainer.save(spec["out"])
+        # Free the DDP wrapper and the sharded optimizer (and the gloo work they hold) while the process
+        # group and the interpreter are fully alive: left to interpreter shutdown, gloo's threads can be
+        # torn down mid-flight and the process aborts ("terminate called without an active exception").
+        del trainer
+        gc.collect()
+        if distributed:
+            dist.barrier()
     finally:
         if distributed:
             dist.destroy_process_group()
