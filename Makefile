@@ -22,7 +22,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-$(VENV)/.installed-bench: $(VENV)/.installed-bench
+# after the dev install, so the CPU torch is already in place when the peers are resolved
+$(VENV)/.installed-bench: $(VENV)/.installed-dev
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev,bench]'
 	touch $@
 
@@ -38,8 +39,7 @@ demo: $(VENV)/.installed
 ## Lint, then the whole test suite (offline: no API key, W&B disabled by the tests' fixture).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check studyforge tests benchmarks
-	$(BIN)/python -m pytest -m "not isolated"
-	$(BIN)/python -m pytest -m isolated
+	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check studyforge tests benchmarks

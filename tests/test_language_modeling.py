@@ -108,7 +108,6 @@ def test_training_learns_and_evaluates_in_bf16_with_checkpointing(corpus):
     assert evals[-1]["tokens"] == 60 * 8 * 16
 
 
-@pytest.mark.isolated
 def test_ddp_with_two_processes_equals_single_process(corpus, tmp_path):
     """torchrun --nproc_per_node 2 (gloo, ZeRO-sharded AdamW) against one process on the same global batches."""
     spec = {"model": tiny_model(80).model_dump(), "data": {"corpus_path": str(corpus)},
@@ -118,14 +117,9 @@ def test_ddp_with_two_processes_equals_single_process(corpus, tmp_path):
     # The Triton tests set TRITON_INTERPRET=1 for the whole session; the DDP children must not inherit it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRITON")}
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    # A torchrun child sometimes aborts at interpreter exit ("terminate called without an active
-    # exception", SIGABRT) after training finished; that shutdown flake gets up to two more tries.
-    for _attempt in range(3):
-        proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                               "-m", "studyforge.experiments.language_modeling.launch", str(tmp_path / "spec.json")],
-                              capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
-        if proc.returncode == 0 or "SIGABRT" not in proc.stderr:
-            break
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "-m", "studyforge.experiments.language_modeling.launch", str(tmp_path / "spec.json")],
+                          capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ddp = torch.load(tmp_path / "ddp.pt", weights_only=False)
     assert ddp["world_size"] == 2 and len(ddp["rng"]) == 2
