@@ -375,3 +375,15 @@ def test_curve_helpers():
     assert smoothed(np.array([1.0, 2.0, 3.0, 4.0]), 2).tolist() == [1.0, 1.5, 2.5, 3.5]
     out = on_grid(np.array([10, 20]), np.array([1.0, 3.0]), np.array([5, 15, 25]), window=1)
     assert np.isnan(out[0]) and out[1:].tolist() == [1.0, 3.0]
+
+
+def test_week4_third_environment_is_lunar_lander_and_trains():
+    """Box2D is a dependency, so the comparison's third env is LunarLander-v3, and PPO runs on it."""
+    from studyforge.experiments.policy_gradient.experiments import ComparisonConfig, third_env
+
+    assert third_env() == "LunarLander-v3"
+    assert ComparisonConfig().envs == ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"]
+    result = ppo.train("LunarLander-v3", ppo.PPOConfig(num_envs=2, num_steps=64, update_epochs=1),
+                       total_steps=512, seed=0)
+    assert result.env_steps == 512
+    assert result.agent.logits(torch.zeros(3, 8)).shape == (3, 4)  # 8 observations, 4 engines

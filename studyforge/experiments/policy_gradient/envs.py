@@ -2,7 +2,7 @@
 
 Ids understood by `make_env`:
 
-- any gymnasium id (`CartPole-v1`, `Acrobot-v1`, `MountainCar-v0`, `LunarLander-v3` when Box2D is installed);
+- any gymnasium id (`CartPole-v1`, `Acrobot-v1`, `MountainCar-v0`, `LunarLander-v3` through the `gymnasium[box2d]` dependency);
 - `ConstrainedCartPole-v1`: CartPole-v1 plus a cost signal (see `CentralBandCost`), the constrained task of
   week 4;
 - `MinAtar/<game>` (`MinAtar/Breakout`, …): Young & Tian's miniature Atari games (arXiv 1903.03176) from the
@@ -117,7 +117,7 @@ def make_env(env_id: str, max_episode_steps: int | None = None, **kwargs: Any) -
         return gym.make(env_id, max_episode_steps=max_episode_steps, **kwargs)
     except gym.error.DependencyNotInstalled as exc:
         raise ForgeError(f"environment {env_id!r} needs a package that is not installed: {exc}",
-                         hint="install it (e.g. pip install box2d) or choose another env") from exc
+                         hint="install it (Box2D envs: pip install 'gymnasium[box2d]') or choose another env") from exc
     except gym.error.Error as exc:
         raise ForgeError(f"unknown environment {env_id!r}: {exc}",
                          hint="use a gymnasium id, ConstrainedCartPole-v1, MinAtar/<game> or ALE/<Game>-v5") \
