@@ -28,10 +28,11 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
+from studyforge.experiments.policy_gradient.core import LogFn, Recorder, TrainResult, seed_all
 from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
 from studyforge.experiments.policy_gradient.networks import Agent, categorical_kl, log_prob, make_agent
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
+from studyforge.experiments.policy_gradient.trpo import TRPOConfig
 from studyforge.experiments.policy_gradient.trust_region import (
     conjugate_gradient,
     fisher_vector_product,
@@ -41,8 +42,9 @@ from studyforge.experiments.policy_gradient.trust_region import (
 )
 
 
-class ConstrainedConfig(AlgoConfig):
-    num_envs: int = Field(8, ge=1, description="parallel environments")
+class ConstrainedConfig(TRPOConfig):
+    """TRPO's hyperparameters (the KL trust region and its line search) plus the cost side."""
+
     num_steps: int = Field(256, ge=1, description="steps per environment per batch")
     gamma: float = Field(0.99, ge=0, le=1, description="discount factor γ of the reward")
     gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE λ of the reward")
@@ -50,15 +52,7 @@ class ConstrainedConfig(AlgoConfig):
     cost_lambda: float = Field(0.95, ge=0, le=1, description="GAE λ of the cost advantages")
     cost_limit: float = Field(25.0, ge=0, description="d: the allowed expected cost per episode")
     cost_window: int = Field(20, ge=1, description="recent episodes averaged into the estimate of J_C")
-    delta: float = Field(0.01, gt=0, description="trust-region radius δ on the mean KL")
-    cg_iters: int = Field(10, ge=1, description="conjugate-gradient iterations")
-    cg_damping: float = Field(0.01, ge=0, description="damping added to the Fisher matrix")
-    max_backtracks: int = Field(10, ge=1, description="line-search steps before the update is rejected")
-    backtrack_coef: float = Field(0.8, gt=0, lt=1, description="step shrink factor per backtrack")
     vf_lr: float = Field(1e-3, gt=0, description="Adam step size of both critics")
-    vf_epochs: int = Field(5, ge=1, description="critic regression passes per batch")
-    vf_minibatch_size: int = Field(256, ge=1, description="critic minibatch size")
-    hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
 
 
 @dataclass
@@ -115,7 +109,7 @@ def linearise(agent: Agent, obs: torch.Tensor, actions: torch.Tensor, adv: torch
         cost_surrogate=evaluate(lambda: horizon * (ratio() * cost_adv).mean()), mean_kl=evaluate(kl))
 
 
-StepFn = Callable[[LinearisedProblem, AlgoConfig], dict[str, float]]
+StepFn = Callable[[LinearisedProblem, ConstrainedConfig], dict[str, float]]
 
 
 def train_constrained(algo: str, step_fn: StepFn, env_id: str, cfg: ConstrainedConfig, *, total_steps: int,

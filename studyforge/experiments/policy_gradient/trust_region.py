@@ -10,14 +10,25 @@ the Hessian of the mean KL divergence between the old and the new policy at θ_o
 
 F⁻¹ g is solved approximately by conjugate gradient, which needs only products F v (Schulman et al., 2015,
 "Trust Region Policy Optimization", arXiv 1502.05477, Appendix C).
+
+NPG and TRPO also share their hyperparameters (`TrustRegionConfig`) and their training loop
+(`train_trust_region`): collect a batch, GAE, one policy step by the method's own rule, refit the critic.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import torch
+from pydantic import Field
 from torch import nn
+
+from studyforge.experiments.policy_gradient.advantages import gae, normalize
+from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
+from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
+from studyforge.experiments.policy_gradient.networks import Agent, make_agent
+from studyforge.experiments.policy_gradient.storage import RolloutCollector
 
 
 def flat_params(params: list[nn.Parameter]) -> torch.Tensor:
@@ -123,3 +134,54 @@ def fit_value(value_fn: Callable[[torch.Tensor], torch.Tensor], optimizer: torch
             loss.backward()
             optimizer.step()
     return loss.item()
+
+
+class TrustRegionConfig(AlgoConfig):
+    """Hyperparameters every second-order method here shares (NPG, TRPO, and through TRPO, CPO and PCPO)."""
+
+    num_envs: int = Field(8, ge=1, description="parallel environments")
+    num_steps: int = Field(128, ge=1, description="steps per environment per batch")
+    gamma: float = Field(0.99, ge=0, le=1, description="discount factor γ")
+    gae_lambda: float = Field(0.95, ge=0, le=1, description="GAE λ")
+    delta: float = Field(0.01, gt=0, description="trust-region radius δ on the mean KL")
+    cg_iters: int = Field(10, ge=1, description="conjugate-gradient iterations")
+    cg_damping: float = Field(0.01, ge=0, description="damping added to the Fisher matrix (Baselines' 1e-2)")
+    vf_lr: float = Field(1e-3, gt=0, description="critic Adam step size")
+    vf_epochs: int = Field(5, ge=1, description="critic regression passes per batch")
+    vf_minibatch_size: int = Field(256, ge=1, description="critic minibatch size")
+    hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
+
+
+# (agent, observations (B, *obs), actions (B,), normalised advantages (B,)) -> diagnostics of the step
+PolicyStep = Callable[[Agent, torch.Tensor, torch.Tensor, torch.Tensor], dict[str, float]]
+
+
+def train_trust_region(name: str, policy_step: PolicyStep, env_id: str, cfg: TrustRegionConfig, *,
+                       total_steps: int, seed: int, log: LogFn | None = None, prefix: str = "",
+                       device: str = "cpu", env_kwargs: dict | None = None) -> TrainResult:
+    """The loop of NPG and TRPO: per batch, GAE advantages, one `policy_step` (which must report the exact
+    KL it caused as "kl"), then `vf_epochs` of critic regression on the GAE returns. Diagnostics are logged
+    as `<name>/<key>`."""
+    started = time.perf_counter()
+    seed_all(seed)
+    obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
+    envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
+    agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden)).to(device)
+    vf_optimizer = torch.optim.Adam(agent.critic.parameters(), lr=cfg.vf_lr)
+    rec = Recorder(log, prefix)
+    collector = RolloutCollector(envs, agent, cfg.num_steps, cfg.gamma, seed, rec, device)
+    batch_size = cfg.num_envs * cfg.num_steps
+
+    for _update in range(-(-total_steps // batch_size)):
+        ro = collector.collect()
+        advantages, returns = gae(ro.rewards, ro.values, ro.dones, ro.next_value, ro.next_done,
+                                  cfg.gamma, cfg.gae_lambda)
+        b_obs = ro.obs.reshape(batch_size, *obs_shape)
+        info = policy_step(agent, b_obs, ro.actions.reshape(-1), normalize(advantages.reshape(-1)))
+        v_loss = fit_value(agent.value, vf_optimizer, b_obs, returns.reshape(-1), cfg.vf_epochs,
+                           cfg.vf_minibatch_size)
+        rec.update(collector.global_step, **{f"{name}/{k}": v for k, v in info.items()},
+                   **{"losses/value_loss": v_loss, "losses/kl_moved": info["kl"], "charts/delta": cfg.delta})
+    rec.flush(collector.global_step)
+    envs.close()
+    return TrainResult.from_recorder(name, env_id, seed, agent, collector.global_step, started, rec)
