@@ -34,7 +34,7 @@ def tf():
 @pytest.mark.parametrize(
     "b,h,t_q,t_k,d,causal",
     [(1, 2, 37, 37, 16, False), (1, 2, 37, 37, 16, True), (2, 1, 33, 50, 24, False), (1, 1, 50, 33, 32, True),
-     (1, 1, 16, 16, 64, True)],
+     (1, 1, 16, 16, 64, True), (1, 1, 100, 100, 16, True), (1, 1, 70, 45, 16, False)],
 )
 def test_triton_flash_forward_and_gradients_equal_sdpa(tf, b, h, t_q, t_k, d, causal):
     g = torch.Generator().manual_seed(0)
@@ -55,3 +55,22 @@ def test_triton_flash_accepts_strided_inputs_and_rejects_bad_shapes(tf):
                                F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError):
         tf.triton_flash_attention(q[0], k[0], v[0])
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="bf16/fp16 kernels are compiled for the GPU only")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("t_q,t_k,d,causal", [(1000, 1000, 128, True), (1000, 1000, 64, False), (300, 777, 96, False),
+                                              (4096, 4096, 128, True)])
+def test_triton_flash_half_precision_on_cuda_matches_an_fp32_reference(tf, dtype, t_q, t_k, d, causal):
+    """The compiled, autotuned kernels at realistic sizes (ragged blocks, a head dim that is not a power of 2)."""
+    g = torch.Generator(device="cuda").manual_seed(t_q + d)
+    q, k, v = (torch.randn(2, 3, t, d, device="cuda", generator=g).to(dtype).requires_grad_() for t in (t_q, t_k, t_k))
+    d_out = torch.randn(2, 3, t_q, d, device="cuda", generator=g).to(dtype)
+    ours = tf.triton_flash_attention(q, k, v, causal=causal)
+    grads = torch.autograd.grad(ours, (q, k, v), d_out)
+    q32, k32, v32 = (t.detach().double().requires_grad_() for t in (q, k, v))
+    ref = F.scaled_dot_product_attention(q32, k32, v32, is_causal=causal)
+    ref_grads = torch.autograd.grad(ref, (q32, k32, v32), d_out.double())
+    for name, a, b in zip(("out", "dq", "dk", "dv"), (ours, *grads), (ref, *ref_grads), strict=True):
+        rel = ((a.double() - b).norm() / b.norm()).item()  # bf16 operands: ~3e-3 expected, NaN never passes
+        assert rel < 2e-2, f"{name}: relative error {rel:.2e}"

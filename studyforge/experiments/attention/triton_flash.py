@@ -15,7 +15,8 @@ each loop mapped onto the GPU:
   masking; only the blocks crossing the diagonal (and a ragged last block) pay for `tl.where`.
 
 Needs `triton` (an optional dependency: this module is imported only by code that asks for it). On CUDA the
-kernels are compiled and autotuned over a few block shapes; on the CPU they run under Triton's
+kernels are compiled and autotuned over a few block shapes (`FORGE_TRITON_AUTOTUNE=0`: the first shape only,
+for quick correctness runs); on the CPU they run under Triton's
 interpreter, with CPU tensors, when `TRITON_INTERPRET=1` is set *before `triton` is first imported* (Triton
 reads it when it decorates kernels, its own `tl.zeros` & co. included) — slow, but the same kernel code,
 which is what the tests run.
@@ -31,14 +32,19 @@ import triton
 import triton.language as tl
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+# FORGE_TRITON_AUTOTUNE=0: the first candidate only (quick compiles for correctness tests; read at import)
+AUTOTUNE = os.environ.get("FORGE_TRITON_AUTOTUNE", "1") != "0"
 LOG2E = 1.4426950408889634  # log₂ e: exp(x) = exp2(x · log₂ e)
 
 
-def _configs(candidates: list[tuple[int, int, int, int]]) -> list[triton.Config]:
+def _configs(candidates: list[tuple[int, int, int, int]], interpret: tuple[int, int]) -> list[triton.Config]:
     """Autotuning candidates (BLOCK_M, BLOCK_N, num_warps, num_stages) on a GPU; one small config under the
-    interpreter, where there is nothing to tune."""
+    interpreter, where there is nothing to tune (unequal block sides, as on the GPU, so that the tests cover
+    how the diagonal and ragged blocks fall when BLOCK_M ≠ BLOCK_N)."""
     if INTERPRET:
-        return [triton.Config({"BLOCK_M": 16, "BLOCK_N": 16}, num_warps=1, num_stages=1)]
+        return [triton.Config({"BLOCK_M": interpret[0], "BLOCK_N": interpret[1]}, num_warps=1, num_stages=1)]
+    if not AUTOTUNE:
+        candidates = candidates[:1]
     return [triton.Config({"BLOCK_M": m, "BLOCK_N": n}, num_warps=w, num_stages=s) for m, n, w, s in candidates]
 
 
@@ -90,12 +96,12 @@ def _fwd_inner(acc, m_i, l_i, q, k_base, v_base, stride_kt, stride_kd, stride_vt
         alpha = tl.math.exp2(m_i - m_new)
         # ℓ_new = α ℓ_old + rowsum P̃_ij;  O_new = α O_old + P̃_ij V_j
         l_i = l_i * alpha + tl.sum(p, 1)
-        acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+        acc = tl.dot(p.to(v.dtype), v, acc * alpha[:, None], input_precision=PRECISION)
         m_i = m_new
     return acc, m_i, l_i
 
 
-@triton.autotune(configs=_configs(FWD_CONFIGS), key=["N_Q", "N_K", "HEAD_DIM", "CAUSAL"])
+@triton.autotune(configs=_configs(FWD_CONFIGS, interpret=(32, 16)), key=["N_Q", "N_K", "HEAD_DIM", "CAUSAL"])
 @triton.jit
 def _fwd_kernel(Q, K, V, Out, L, sm_scale,
                 stride_qb, stride_qh, stride_qt, stride_qd, stride_kb, stride_kh, stride_kt, stride_kd,
@@ -135,7 +141,39 @@ def _fwd_kernel(Q, K, V, Out, L, sm_scale,
     tl.store(o_ptrs, acc.to(Out.dtype.element_ty), mask=(offs_m[:, None] < N_Q) & (offs_d[None, :] < HEAD_DIM))
 
 
-@triton.autotune(configs=_configs(DKDV_CONFIGS), key=["N_Q", "N_K", "HEAD_DIM", "CAUSAL"])
+@triton.jit
+def _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_qt, stride_qd, offs_n, offs_d, lo, hi,
+                N_Q, qk_scale, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_M: tl.constexpr,
+                MASKED: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
+    """Stream query blocks [lo, hi) past one key block: dV_j += P_ijᵀ dO_i, dK_j += dS_ijᵀ Q_i."""
+    for start_m in range(lo, hi, BLOCK_M):
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        q_t = _load_block(q_base, offs_d, offs_m, stride_qd, stride_qt, HEAD_DIM, N_Q, BLOCK_D != HEAD_DIM, MASKED)  # (D, BLOCK_M)
+        do = _load_block(do_base, offs_m, offs_d, stride_qt, stride_qd, N_Q, HEAD_DIM, MASKED, BLOCK_D != HEAD_DIM)  # (BLOCK_M, D)
+        if MASKED:
+            lse = tl.load(lse_base + offs_m, mask=offs_m < N_Q, other=0.0)
+            delta = tl.load(delta_base + offs_m, mask=offs_m < N_Q, other=0.0)
+        else:
+            lse = tl.load(lse_base + offs_m)
+            delta = tl.load(delta_base + offs_m)
+        # P_ijᵀ = 2^(S_ijᵀ − L_i)   (BLOCK_N, BLOCK_M)
+        p_t = tl.math.exp2(tl.dot(k, q_t, input_precision=PRECISION) * qk_scale - lse[None, :])
+        if MASKED:
+            valid = offs_m[None, :] < N_Q
+            if CAUSAL:
+                valid = valid & (offs_n[:, None] <= offs_m[None, :])
+            p_t = tl.where(valid, p_t, 0.0)
+        # dV_j += P_ijᵀ dO_i
+        dv = tl.dot(p_t.to(do.dtype), do, dv, input_precision=PRECISION)
+        # dP_ijᵀ = V_j dO_iᵀ;  dS_ijᵀ = P_ijᵀ ∘ (dP_ijᵀ − D_i)
+        dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)
+        ds_t = p_t * (dp_t - delta[None, :])
+        # dK_j += dS_ijᵀ Q_i   (times s at the end)
+        dk = tl.dot(ds_t.to(q_t.dtype), tl.trans(q_t), dk, input_precision=PRECISION)
+    return dk, dv
+
+
+@triton.autotune(configs=_configs(DKDV_CONFIGS, interpret=(16, 32)), key=["N_Q", "N_K", "HEAD_DIM", "CAUSAL"])
 @triton.jit
 def _bwd_dkdv_kernel(Q, K, V, DO, L, Delta, DK, DV, sm_scale,
                      stride_qb, stride_qh, stride_qt, stride_qd, stride_kb, stride_kh, stride_kt, stride_kd,
@@ -143,7 +181,12 @@ def _bwd_dkdv_kernel(Q, K, V, DO, L, Delta, DK, DV, sm_scale,
                      H, N_Q, N_K, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, CAUSAL: tl.constexpr,
                      PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
     """One program per key block: dV_j = Σ_i P_ijᵀ dO_i, dK_j = s Σ_i dS_ijᵀ Q_i (dO shares Q's strides,
-    dK K's and dV V's)."""
+    dK K's and dV V's).
+
+    Query blocks come in three ranges: those crossing the diagonal (causal mask), the full blocks wholly
+    below it (no mask at all), and a ragged last block (bounds mask). Key rows past N_K (a ragged last key
+    block) are zero-filled and never stored, so nothing they accumulate is kept.
+    """
     pid_n, pid_bh = tl.program_id(0), tl.program_id(1)
     b, h = pid_bh // H, pid_bh % H
     start_n = pid_n * BLOCK_N
@@ -155,32 +198,23 @@ def _bwd_dkdv_kernel(Q, K, V, DO, L, Delta, DK, DV, sm_scale,
                     True, BLOCK_D != HEAD_DIM)  # (BLOCK_N, D)
     q_base = Q + b * stride_qb + h * stride_qh
     do_base = DO + b * stride_qb + h * stride_qh
+    lse_base, delta_base = L + pid_bh * N_Q, Delta + pid_bh * N_Q
     dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     qk_scale = sm_scale * 1.4426950408889634
     if CAUSAL:
         lo = start_n // BLOCK_M * BLOCK_M  # earlier query blocks see none of these keys
+        mid = tl.minimum(tl.cdiv(start_n + BLOCK_N - 1, BLOCK_M) * BLOCK_M, N_Q)  # first block past the diagonal
     else:
         lo = 0
-    for start_m in range(lo, N_Q, BLOCK_M):
-        offs_m = start_m + tl.arange(0, BLOCK_M)
-        q_t = _load_block(q_base, offs_d, offs_m, stride_qd, stride_qt, HEAD_DIM, N_Q, BLOCK_D != HEAD_DIM, True)  # (D, BLOCK_M)
-        do = _load_block(do_base, offs_m, offs_d, stride_qt, stride_qd, N_Q, HEAD_DIM, True, BLOCK_D != HEAD_DIM)  # (BLOCK_M, D)
-        lse = tl.load(L + pid_bh * N_Q + offs_m, mask=offs_m < N_Q, other=0.0)
-        delta = tl.load(Delta + pid_bh * N_Q + offs_m, mask=offs_m < N_Q, other=0.0)
-        # P_ijᵀ = 2^(S_ijᵀ − L_i)   (BLOCK_N, BLOCK_M)
-        s_t = tl.dot(k, q_t, input_precision=PRECISION) * qk_scale
-        valid = (offs_m[None, :] < N_Q) & (offs_n[:, None] < N_K)
-        if CAUSAL:
-            valid = valid & (offs_n[:, None] <= offs_m[None, :])
-        p_t = tl.where(valid, tl.math.exp2(s_t - lse[None, :]), 0.0)
-        # dV_j += P_ijᵀ dO_i
-        dv += tl.dot(p_t.to(do.dtype), do, input_precision=PRECISION)
-        # dP_ijᵀ = V_j dO_iᵀ;  dS_ijᵀ = P_ijᵀ ∘ (dP_ijᵀ − D_i)
-        dp_t = tl.dot(v, tl.trans(do), input_precision=PRECISION)
-        ds_t = p_t * (dp_t - delta[None, :])
-        # dK_j += dS_ijᵀ Q_i   (times s below)
-        dk += tl.dot(ds_t.to(q_t.dtype), tl.trans(q_t), input_precision=PRECISION)
+        mid = 0
+    full = tl.maximum(N_Q // BLOCK_M * BLOCK_M, mid)
+    dk, dv = _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_qt, stride_qd, offs_n, offs_d,
+                         lo, mid, N_Q, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_M, True, CAUSAL, PRECISION)
+    dk, dv = _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_qt, stride_qd, offs_n, offs_d,
+                         mid, full, N_Q, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_M, False, CAUSAL, PRECISION)
+    dk, dv = _dkdv_inner(dk, dv, k, v, q_base, do_base, lse_base, delta_base, stride_qt, stride_qd, offs_n, offs_d,
+                         full, N_Q, N_Q, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_M, True, CAUSAL, PRECISION)
     dk = dk * sm_scale
     out_mask = (offs_n[:, None] < N_K) & (offs_d[None, :] < HEAD_DIM)
     offs = b * stride_kb + h * stride_kh + offs_n[:, None] * stride_kt + offs_d[None, :] * stride_kd
@@ -189,14 +223,41 @@ def _bwd_dkdv_kernel(Q, K, V, DO, L, Delta, DK, DV, sm_scale,
     tl.store(DV + offs, dv.to(DV.dtype.element_ty), mask=out_mask)
 
 
-@triton.autotune(configs=_configs(DQ_CONFIGS), key=["N_Q", "N_K", "HEAD_DIM", "CAUSAL"])
+@triton.jit
+def _dq_inner(dq, q, do, lse, delta, k_base, v_base, stride_kt, stride_kd, stride_vt, stride_vd, offs_m, offs_d,
+              lo, hi, N_K, qk_scale, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+              MASKED: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
+    """Stream key/value blocks [lo, hi) past one query block: dQ_i += dS_ij K_j."""
+    offs_n = tl.arange(0, BLOCK_N)
+    for start_n in range(lo, hi, BLOCK_N):
+        cols = start_n + offs_n
+        k = _load_block(k_base, cols, offs_d, stride_kt, stride_kd, N_K, HEAD_DIM, MASKED, BLOCK_D != HEAD_DIM)  # (BLOCK_N, D)
+        v_t = _load_block(v_base, offs_d, cols, stride_vd, stride_vt, HEAD_DIM, N_K, BLOCK_D != HEAD_DIM, MASKED)  # (D, BLOCK_N)
+        # P_ij = 2^(S_ij − L_i)
+        p = tl.math.exp2(tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale - lse[:, None])
+        if MASKED:
+            valid = cols[None, :] < N_K
+            if CAUSAL:
+                valid = valid & (cols[None, :] <= offs_m[:, None])
+            p = tl.where(valid, p, 0.0)
+        # dP_ij = dO_i V_jᵀ;  dS_ij = P_ij ∘ (dP_ij − D_i)
+        dp = tl.dot(do, v_t, input_precision=PRECISION)
+        ds = p * (dp - delta[:, None])
+        # dQ_i += dS_ij K_j   (times s at the end)
+        dq = tl.dot(ds.to(k.dtype), k, dq, input_precision=PRECISION)
+    return dq
+
+
+@triton.autotune(configs=_configs(DQ_CONFIGS, interpret=(32, 16)), key=["N_Q", "N_K", "HEAD_DIM", "CAUSAL"])
 @triton.jit
 def _bwd_dq_kernel(Q, K, V, DO, L, Delta, DQ, sm_scale,
                    stride_qb, stride_qh, stride_qt, stride_qd, stride_kb, stride_kh, stride_kt, stride_kd,
                    stride_vb, stride_vh, stride_vt, stride_vd,
                    H, N_Q, N_K, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, CAUSAL: tl.constexpr,
                    PRECISION: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr):
-    """One program per query block: dQ_i = s Σ_j dS_ij K_j (dQ and dO share Q's strides)."""
+    """One program per query block: dQ_i = s Σ_j dS_ij K_j (dQ and dO share Q's strides). Key blocks split
+    as in the forward: whole blocks every query sees (no mask), then the diagonal and a ragged last block.
+    Query rows past N_Q are zero-filled and never stored."""
     pid_m, pid_bh = tl.program_id(0), tl.program_id(1)
     b, h = pid_bh // H, pid_bh % H
     start_m = pid_m * BLOCK_M
@@ -212,24 +273,15 @@ def _bwd_dq_kernel(Q, K, V, DO, L, Delta, DQ, sm_scale,
     dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
     qk_scale = sm_scale * 1.4426950408889634
     if CAUSAL:
+        lo = tl.minimum(start_m // BLOCK_N * BLOCK_N, N_K // BLOCK_N * BLOCK_N)
         hi = tl.minimum(start_m + BLOCK_M, N_K)  # later key blocks are all above the diagonal
     else:
+        lo = N_K // BLOCK_N * BLOCK_N
         hi = N_K
-    for start_n in range(0, hi, BLOCK_N):
-        offs_n = start_n + tl.arange(0, BLOCK_N)
-        k = _load_block(k_base, offs_n, offs_d, stride_kt, stride_kd, N_K, HEAD_DIM, True, BLOCK_D != HEAD_DIM)  # (BLOCK_N, D)
-        v_t = _load_block(v_base, offs_d, offs_n, stride_vd, stride_vt, HEAD_DIM, N_K, BLOCK_D != HEAD_DIM, True)  # (D, BLOCK_N)
-        # P_ij = 2^(S_ij − L_i)
-        s = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale
-        valid = offs_n[None, :] < N_K
-        if CAUSAL:
-            valid = valid & (offs_n[None, :] <= offs_m[:, None])
-        p = tl.where(valid, tl.math.exp2(s - lse[:, None]), 0.0)
-        # dP_ij = dO_i V_jᵀ;  dS_ij = P_ij ∘ (dP_ij − D_i)
-        dp = tl.dot(do, v_t, input_precision=PRECISION)
-        ds = p * (dp - delta[:, None])
-        # dQ_i += dS_ij K_j   (times s below)
-        dq += tl.dot(ds.to(k.dtype), k, input_precision=PRECISION)
+    dq = _dq_inner(dq, q, do, lse, delta, k_base, v_base, stride_kt, stride_kd, stride_vt, stride_vd, offs_m, offs_d,
+                   0, lo, N_K, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, False, CAUSAL, PRECISION)
+    dq = _dq_inner(dq, q, do, lse, delta, k_base, v_base, stride_kt, stride_kd, stride_vt, stride_vd, offs_m, offs_d,
+                   lo, hi, N_K, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, True, CAUSAL, PRECISION)
     dq = dq * sm_scale
     offs = q_off + offs_m[:, None] * stride_qt + offs_d[None, :] * stride_qd
     tl.store(DQ + offs, dq.to(DQ.dtype.element_ty), mask=(offs_m[:, None] < N_Q) & (offs_d[None, :] < HEAD_DIM))
