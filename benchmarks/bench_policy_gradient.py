@@ -39,12 +39,14 @@ def run_sb3(seed: int, steps: int = PPO_STEPS) -> tuple[float, float]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.logger import Logger
 
     start = time.perf_counter()
     env = make_vec_env(ENV, n_envs=8, seed=seed)
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98, n_epochs=20,
                 ent_coef=0.0, learning_rate=lambda p: 0.001 * p, clip_range=lambda p: 0.2 * p, seed=seed,
                 device="cpu", verbose=0)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # else sb3 makes a tempdir/SB3-<time> per run
     model.learn(steps)
     elapsed = time.perf_counter() - start
     mean, _ = evaluate_policy(model, make_vec_env(ENV, n_envs=1, seed=seed + 10_000), n_eval_episodes=20,

@@ -37,9 +37,11 @@ def sb3_run(seed: int) -> tuple[float, float]:
     """(env steps per second of `learn`, greedy evaluation mean over 20 episodes) of sb3's DQN."""
     import gymnasium as gym
     from stable_baselines3 import DQN
+    from stable_baselines3.common.logger import Logger
 
     model = DQN("MlpPolicy", gym.make(ENV), policy_kwargs={"net_arch": [256, 256]}, seed=seed, device="cpu",
                 verbose=0, **ZOO)
+    model.set_logger(Logger(folder=None, output_formats=[]))  # else sb3 makes a tempdir/SB3-<time> per run
     start = time.perf_counter()
     model.learn(total_timesteps=STEPS)
     sps = STEPS / (time.perf_counter() - start)
