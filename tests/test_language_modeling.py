@@ -57,6 +57,16 @@ def test_char_and_bpe_tokenizers_round_trip(corpus):
         CharTokenizer.from_text("abc").encode("abz")
 
 
+def test_tiled_windows_cover_the_split_once(corpus):
+    data = load_data(str(corpus))
+    x, y = data.tiled_windows("val", 16)
+    n = (len(data.val) - 1) // 16
+    assert x.shape == y.shape == (n, 16)
+    assert torch.equal(x.flatten(), data.val[: n * 16]) and torch.equal(y.flatten(), data.val[1 : n * 16 + 1])
+    with pytest.raises(ValueError, match="shorter than one window"):
+        data.tiled_windows("val", len(data.val))
+
+
 def test_offline_fallback_when_the_corpus_is_missing():
     data = load_data("no/such/file.txt", max_chars=20_000)
     assert "offline fallback" in data.source and data.chars == 20_000

@@ -166,6 +166,16 @@ class TokenData:
         rows = slice(rank * batch_size // world, (rank + 1) * batch_size // world)
         return x[rows], y[rows]
 
+    def tiled_windows(self, split: str, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The whole split as consecutive non-overlapping windows (x, y), each (n, length): every token is
+        predicted once, from contexts of 0 … length − 1 tokens in equal shares — the quantity random windows
+        estimate, without their sampling noise (the last < length tokens are left out)."""
+        data = self.split(split)
+        n = (len(data) - 1) // length
+        if n < 1:
+            raise ValueError(f"the {split} split ({len(data)} tokens) is shorter than one window of {length + 1}")
+        return data[: n * length].view(n, length), data[1 : n * length + 1].view(n, length)
+
     def eval_windows(self, split: str, n: int, length: int, seed: int = 1234):
         """A fixed set of `n` random windows (x, y), the same for every run that asks with the same seed."""
         return self.batch(split, n, length, torch.Generator().manual_seed(seed))
