@@ -96,6 +96,10 @@ def measure(name: str, length: int, batch: int = 1, heads: int = 1, head_dim: in
     q, k, v = (torch.randn(batch, heads, length, head_dim, generator=g).to(device) for _ in range(3))
     fn = VARIANTS[name].make(length, head_dim, device)
     with torch.no_grad():
+        if device.type == "cuda":
+            # one call first: cuBLAS creates its workspace (tens of MiB, kept for the process) on first use,
+            # which would otherwise be charged to whichever variant happens to be measured first
+            fn(q, k, v)
         _, peak = peak_memory(lambda: fn(q, k, v), device)
         best = math.inf
         for _ in range(repeat):
