@@ -22,8 +22,10 @@ import torch
 from torch import nn
 
 
-def rope_angles(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -> torch.Tensor:
-    """Angles m·θ_p for every position m and pair p: positions (..., T) -> (..., T, D/2).
+def rope_angles(positions: torch.Tensor, head_dim: int, base: float = 10000.0,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Angles m·θ_p for every position m and pair p: positions (..., T) -> (..., T, D/2), in `dtype` (fp32 at
+    least: in bf16 the angle of position 1,000 would be off by several radians).
 
     >>> rope_angles(torch.tensor([0, 1]), 4, base=100.0).tolist()
     [[0.0, 0.0], [1.0, 0.10000000149011612]]
@@ -31,9 +33,14 @@ def rope_angles(positions: torch.Tensor, head_dim: int, base: float = 10000.0) -
     if head_dim % 2:
         raise ValueError(f"RoPE needs an even head dimension, got {head_dim}")
     # θ_p = base^(−2p/D), p = 0 .. D/2 − 1
-    theta = base ** (-torch.arange(0, head_dim, 2, device=positions.device, dtype=torch.float32) / head_dim)
+    theta = base ** (-torch.arange(0, head_dim, 2, device=positions.device, dtype=dtype) / head_dim)
     # m·θ_p
-    return positions.to(torch.float32)[..., None] * theta  # (..., T, D/2)
+    return positions.to(dtype)[..., None] * theta  # (..., T, D/2)
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """fp64 inputs rotate in fp64; everything else (fp32, bf16, fp16) in fp32, then back to x's dtype."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _broadcast_angles(angles: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -49,9 +56,10 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
     ...                                                         torch.sin(torch.tensor(1.)).item()]
     True
     """
-    angles = _broadcast_angles(rope_angles(positions, x.shape[-1], base), x)  # (T, D/2)
+    dtype = _compute_dtype(x)
+    angles = _broadcast_angles(rope_angles(positions, x.shape[-1], base, dtype), x)  # (T, D/2)
     cos, sin = angles.cos(), angles.sin()
-    x_even, x_odd = x[..., 0::2].float(), x[..., 1::2].float()  # (B, H, T, D/2) each
+    x_even, x_odd = x[..., 0::2].to(dtype), x[..., 1::2].to(dtype)  # (B, H, T, D/2) each
     # (x_2p, x_2p+1) ↦ (x_2p cos − x_2p+1 sin, x_2p sin + x_2p+1 cos)
     rotated = torch.stack([x_even * cos - x_odd * sin, x_even * sin + x_odd * cos], dim=-1)  # (B, H, T, D/2, 2)
     return rotated.flatten(-2).type_as(x)
@@ -59,11 +67,12 @@ def apply_rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) 
 
 def apply_rope_complex(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
     """The same rotation as `apply_rope`, as a complex product z·e^{i mθ} (LLaMA's `apply_rotary_emb`)."""
-    angles = _broadcast_angles(rope_angles(positions, x.shape[-1], base), x)
+    dtype = _compute_dtype(x)
+    angles = _broadcast_angles(rope_angles(positions, x.shape[-1], base, dtype), x)
     # e^{i mθ_p}
     rotations = torch.polar(torch.ones_like(angles), angles)  # (T, D/2) complex
     # z_p = x_2p + i x_2p+1
-    z = torch.view_as_complex(x.float().reshape(*x.shape[:-1], -1, 2))  # (B, H, T, D/2) complex
+    z = torch.view_as_complex(x.to(dtype).reshape(*x.shape[:-1], -1, 2))  # (B, H, T, D/2) complex
     return torch.view_as_real(z * rotations).flatten(-2).type_as(x)
 
 
