@@ -9,6 +9,17 @@ import numpy as np
 from studyforge.experiments.policy_gradient.curves import aggregate, plot_band
 
 
+def _finish_step_axes(ax: Any, title: str, ylabel: str, hline: float | None, hline_label: str) -> None:
+    """What every plot against environment steps ends with: the optional reference line, labels, legend, grid."""
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=1, label=hline_label or None)
+    ax.set_xlabel("environment steps")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+
+
 def learning_curves(grid: np.ndarray, groups: dict[str, list[np.ndarray]], title: str, ylabel: str = "return",
                     hline: float | None = None, hline_label: str = "", ax: Any = None) -> Any:
     """IQM curves with 95% bootstrap bands, one per group of runs; returns the figure (or draws on `ax`)."""
@@ -20,13 +31,7 @@ def learning_curves(grid: np.ndarray, groups: dict[str, list[np.ndarray]], title
     for label, curves in groups.items():
         if curves:
             plot_band(ax, grid, aggregate(curves), f"{label} (n={len(curves)})")
-    if hline is not None:
-        ax.axhline(hline, color="k", ls="--", lw=1, label=hline_label or None)
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _finish_step_axes(ax, title, ylabel, hline, hline_label)
     return fig
 
 
@@ -40,15 +45,9 @@ def per_update(series: dict[str, list[tuple[np.ndarray, np.ndarray]]], title: st
     for i, (label, runs) in enumerate(series.items()):
         for j, (x, y) in enumerate(runs):
             ax.plot(x, y, color=colors[i % len(colors)], lw=0.8, alpha=0.7, label=label if j == 0 else None)
-    if hline is not None:
-        ax.axhline(hline, color="k", ls="--", lw=1, label=hline_label or None)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("environment steps")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _finish_step_axes(ax, title, ylabel, hline, hline_label)
     return fig
 
 
