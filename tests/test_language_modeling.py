@@ -15,7 +15,9 @@ from studyforge.experiments.language_modeling.checkpoint import export, find_che
 from studyforge.experiments.language_modeling.data import (
     BPETokenizer,
     CharTokenizer,
+    TokenData,
     load_data,
+    step_generator,
     tokenizer_from_dict,
 )
 from studyforge.experiments.language_modeling.generate import filter_logits, generate, sample_next
@@ -65,6 +67,24 @@ def test_tiled_windows_cover_the_split_once(corpus):
     assert torch.equal(x.flatten(), data.val[: n * 16]) and torch.equal(y.flatten(), data.val[1 : n * 16 + 1])
     with pytest.raises(ValueError, match="shorter than one window"):
         data.tiled_windows("val", len(data.val))
+
+
+def test_random_windows_reach_every_start_including_the_last():
+    """Starts 0 … N − length − 1 are all drawn: the split's final token is a target, and a split of exactly
+    length + 1 tokens is one window (both were out of reach with an exclusive bound one too low)."""
+    tokens = torch.arange(12)
+    data = TokenData(tokens, tokens[:5].clone(), CharTokenizer(list("abcdefghijkl")), "test")
+    length = 8  # starts 0, 1, 2, 3
+    seen = set()
+    for step in range(50):
+        x, y = data.batch("train", 8, length, step_generator(0, step))
+        assert torch.equal(y, x + 1)  # y is x shifted by one
+        seen.update(x[:, 0].tolist())
+    assert seen == {0, 1, 2, 3}
+    x, y = data.batch("val", 3, 4, torch.Generator().manual_seed(0))  # exactly length + 1 tokens
+    assert x.tolist() == [[0, 1, 2, 3]] * 3 and y.tolist() == [[1, 2, 3, 4]] * 3
+    with pytest.raises(ValueError, match="shorter than one window"):
+        data.batch("val", 1, 5, torch.Generator())
 
 
 def test_offline_fallback_when_the_corpus_is_missing():

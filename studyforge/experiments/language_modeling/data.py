@@ -153,9 +153,10 @@ class TokenData:
     def batch(self, split: str, batch_size: int, length: int, generator: torch.Generator):
         """Random windows (x, y) of `length` tokens, y = x shifted by one: both (batch_size, length)."""
         data = self.split(split)
-        if len(data) <= length + 1:
+        if len(data) < length + 1:
             raise ValueError(f"the {split} split ({len(data)} tokens) is shorter than one window of {length + 1}")
-        starts = torch.randint(0, len(data) - length - 1, (batch_size,), generator=generator)
+        # a window is length + 1 tokens, so starts run 0 … N − length − 1 (randint's upper bound is exclusive)
+        starts = torch.randint(0, len(data) - length, (batch_size,), generator=generator)
         offsets = torch.arange(length + 1)
         windows = data[starts[:, None] + offsets]  # (B, length + 1)
         return windows[:, :-1], windows[:, 1:]
