@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from studyforge.curriculum import parse_curriculum
 from studyforge.errors import ForgeError
-from studyforge.tracking.io import write_text_atomic
+from studyforge.tracking.io import copy_file_atomic, write_text_atomic
 from studyforge.workspace import DEFAULTS
 
 GITIGNORE = """\
@@ -96,8 +95,7 @@ def init_workspace(root: Path, start_date: dt.date | None = None, today: dt.date
         result.created.append(path)
     for source in template_files:
         dest = root / "templates" / source.relative_to(templates)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
+        copy_file_atomic(source, dest)
         result.created.append(dest)
     (root / "templates").mkdir(exist_ok=True)
     return result
