@@ -32,6 +32,10 @@ class Output:
     def info(self, message: str) -> None:
         self.print(f"[dim]{message}[/]", soft_wrap=True)
 
+    def notice(self, message: str) -> None:
+        """A dim line about the circumstances (not the output): on stderr, so pipes and --json never see it."""
+        self.err.print(f"[dim]{message}[/]", soft_wrap=True)
+
     def success(self, message: str) -> None:
         self.print(f"[green]✓[/] {message}", soft_wrap=True)
 

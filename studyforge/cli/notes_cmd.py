@@ -23,7 +23,7 @@ def notes(
     from studyforge.curriculum import parse_week
     from studyforge.notes import create_notes, open_in_editor
 
-    ws = state.workspace()
+    ws = state.workspace(writes=True)
     number = parse_week(week, ws.curriculum)
     path, created = create_notes(ws, number)
     if created:

@@ -33,7 +33,7 @@ def run(
     from studyforge.runner import RunRequest, execute, plan
 
     out.json_mode = json_
-    ws = state.workspace()
+    ws = state.workspace(writes=True)
     number = parse_week(week, ws.curriculum)
     req = RunRequest(week=number, experiments=experiment or [], preset=preset, seed=seed, seeds=seeds,
                      overrides=parse_overrides(set_ or []), device=device, wandb=wandb)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studyforge.console import out
 from studyforge.workspace import Workspace
 
 _workspace_path: Path | None = None
@@ -14,5 +15,16 @@ def set_workspace(path: Path | None) -> None:
     _workspace_path = path
 
 
-def workspace() -> Workspace:
-    return Workspace.find(_workspace_path)
+def workspace(*, writes: bool = False) -> Workspace:
+    """The workspace the command works in.
+
+    A command that writes (`writes=True`) refuses outside a workspace (no curriculum.yaml); one that only
+    reads runs on the embedded plan there, and says so in one dim line on stderr.
+    """
+    ws = Workspace.find(_workspace_path)
+    if writes:
+        ws.require_writable()
+    elif ws.uses_default_curriculum:
+        out.notice(f"{ws.root} is not a workspace (no curriculum.yaml): showing the embedded plan "
+                   "(`forge init DIR` starts one)")
+    return ws
