@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import Row, report
-from studyforge.experiments.policy_gradient.evaluation import evaluate
+from studyforge.experiments.rl.evaluation import evaluate
 from studyforge.experiments.value_based.dqn import DQNConfig, train
 
 ENV = "CartPole-v1"

@@ -26,13 +26,13 @@ from studyforge.experiments.mdp import envs as mdp_envs
 from studyforge.experiments.mdp import tabular as dp
 from studyforge.experiments.model_based import dyna, mazes
 from studyforge.experiments.model_based.dynamics import DynamicsEnsemble, fit, rollout
-from studyforge.experiments.model_based.mpc import MPCConfig
-from studyforge.experiments.policy_gradient import curves
-from studyforge.experiments.policy_gradient.envs import make_env
-from studyforge.experiments.policy_gradient.jobs import log_result, single_thread
+from studyforge.experiments.model_based.mpc import MPCConfig, train_mpc
+from studyforge.experiments.policy_gradient import ppo
 from studyforge.experiments.policy_gradient.ppo import PPOConfig
 from studyforge.experiments.registry import register
-from studyforge.experiments.value_based import runs
+from studyforge.experiments.rl import curves
+from studyforge.experiments.rl.envs import make_env
+from studyforge.experiments.rl.jobs import Job, run_jobs, single_thread
 
 # Sutton & Barto, §8.2 (as the issue states them): episodes until each agent's steps per episode reach the
 # optimal 14-step path in Figure 8.2
@@ -267,17 +267,15 @@ def planning_vs_learning(ctx, cfg: PlanningConfig) -> None:
     """
     seeds = [ctx.seed * 1000 + i for i in range(cfg.seeds)]
     stop = {"stop_return": cfg.threshold, "stop_after": cfg.window}
-    calls = []
+    jobs = []
     for planner in cfg.planners:
         mcfg = cfg.mpc.model_copy(update={"planner": planner, **({"candidates": cfg.cem_candidates}
                                                                   if planner == "cem" else {})})
-        calls += [runs.Call(("mpc_" + planner, f"s{s}"), runs.MPC, cfg.env_id, mcfg, cfg.mpc_max_steps, s, stop)
-                  for s in seeds]
-    calls += [runs.Call(("ppo", f"s{s}"), runs.PPO, cfg.env_id, cfg.ppo, cfg.ppo_steps, s) for s in seeds]
-    with ctx.progress(total=len(calls), description="MPC vs PPO") as bar:
-        results = runs.run_calls(calls, cfg.workers, on_done=lambda c, r: bar.advance(1, **{"return": r.final_return()}))
-    for call in calls:
-        log_result(ctx.log, results[call.key], "/".join(call.key) + "/", every=256 if "mpc" in call.key[0] else 4096)
+        jobs += [Job(("mpc_" + planner, f"s{s}"), train_mpc, cfg.env_id, mcfg, cfg.mpc_max_steps, s, stop)
+                 for s in seeds]
+    jobs += [Job(("ppo", f"s{s}"), ppo.train, cfg.env_id, cfg.ppo, cfg.ppo_steps, s) for s in seeds]
+    # MPC runs are a few hundred steps long: replay them in finer rows than PPO's
+    results = run_jobs(ctx, jobs, cfg.workers, "MPC vs PPO", every=lambda job: 256 if "mpc" in job.key[0] else 4096)
     methods = [f"mpc_{p}" for p in cfg.planners] + ["ppo"]
     summary: dict[str, Any] = {"threshold": cfg.threshold, "easy_threshold": cfg.easy_threshold, "window": cfg.window}
     for m in methods:

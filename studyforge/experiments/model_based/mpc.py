@@ -38,8 +38,9 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.model_based.dynamics import DynamicsEnsemble, fit
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import make_env
+from studyforge.experiments.rl.envs import make_env
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 # CartPole-v1 ends an episode when |x| > 2.4 or |θ| > 12° (gymnasium's cartpole.py)
 CARTPOLE_X_LIMIT = 2.4
@@ -158,7 +159,7 @@ def train_mpc(env_id: str, cfg: MPCConfig, *, total_steps: int, seed: int, log: 
     only needs the steps to the threshold; planning at every step is expensive).
     """
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     reward_fn = REWARD_FNS.get(env_id)

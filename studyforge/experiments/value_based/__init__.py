@@ -10,11 +10,10 @@
 - `distributional`  C51: support, projection of the distributional Bellman target, cross-entropy (arXiv 1707.06887)
 - `networks`        `QNetwork`: MLP or MinAtar torso with any combination of dueling / noisy / C51 heads
 - `dqn`             the DQN training loop (arXiv 1312.5602) with six switches = Rainbow (arXiv 1710.02298)
-- `runs`            independent runs in parallel processes (the policy-gradient package's `jobs`, for any
-                    training function)
 - `experiments`     the registered studies `value_based.dqn_variants`, `value_based.rainbow_ablation`,
                     `value_based.sample_efficiency_vs_policy_methods`
 
-Environments, seeding, evaluation, learning-curve statistics and the PPO/A2C it is compared with come from
-`studyforge.experiments.policy_gradient`; gridworlds and value iteration from `studyforge.experiments.mdp`.
+Environments, evaluation, learning-curve statistics and the process pool of a study's runs come from the RL
+core, `studyforge.experiments.rl`; the PPO and A2C it is compared with from `studyforge.experiments.policy_gradient`;
+gridworlds and value iteration from `studyforge.experiments.mdp`.
 """

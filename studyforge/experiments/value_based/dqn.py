@@ -40,15 +40,16 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
-from studyforge.experiments.policy_gradient.evaluation import evaluate
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.evaluation import evaluate
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
 from studyforge.experiments.value_based import distributional as c51
 from studyforge.experiments.value_based.double import next_actions, q_target
 from studyforge.experiments.value_based.networks import QNetwork
 from studyforge.experiments.value_based.nstep import NStepAccumulator
 from studyforge.experiments.value_based.prioritized import PrioritizedReplayBuffer
 from studyforge.experiments.value_based.replay import Batch, ReplayBuffer
+from studyforge.tracking.context import seed_everything
 
 COMPONENTS = ("double", "dueling", "prioritized", "n_step", "noisy", "distributional")
 
@@ -168,7 +169,7 @@ def train(env_id: str, cfg: DQNConfig, *, total_steps: int, seed: int, log: LogF
     seconds the evaluations took.
     """
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     rng = np.random.default_rng(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))

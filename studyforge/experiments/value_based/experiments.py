@@ -9,11 +9,11 @@
                                  DQN against weeks 4–7's PPO and A2C (their code, their tuned CartPole
                                  settings) on the same environment and step budget: steps to a return level.
 
-Runs are seeded `ctx.seed · 1000 + i` and run two at a time (`runs.run_calls`). DQN agents are judged by
+Runs are seeded `ctx.seed · 1000 + i` and run two at a time (`rl.jobs.run_jobs`). DQN agents are judged by
 their *evaluation* returns (the greedy policy, 20 fresh episodes every `eval_every` steps): "solved" is the
 first evaluation with a mean ≥ 475, CartPole-v1's threshold. Sample efficiency across algorithm families is
 read off the training episodes instead (every method has those): the env steps at which the mean return of
-the last 10 training episodes first reaches a level (`policy_gradient.curves.steps_to_threshold`).
+the last 10 training episodes first reaches a level (`rl.curves.steps_to_threshold`).
 Summary keys nest as env → variant → quantity: `cartpole_v1.double.first_solved_step`.
 """
 
@@ -26,15 +26,18 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from studyforge.experiments.config import ExperimentConfig
+from studyforge.experiments.keys import env_key
 from studyforge.experiments.mdp import envs as mdp_envs
 from studyforge.experiments.mdp import tabular as dp
-from studyforge.experiments.policy_gradient import curves, plots
+from studyforge.experiments.policy_gradient import a2c, ppo
 from studyforge.experiments.policy_gradient.a2c import A2CConfig
-from studyforge.experiments.policy_gradient.evaluation import evaluate
-from studyforge.experiments.policy_gradient.jobs import log_result, single_thread
 from studyforge.experiments.policy_gradient.ppo import PPOConfig
 from studyforge.experiments.registry import register
-from studyforge.experiments.value_based import runs
+from studyforge.experiments.rl import curves
+from studyforge.experiments.rl.evaluation import evaluate
+from studyforge.experiments.rl.jobs import Job, run_jobs, single_thread
+from studyforge.experiments.rl.plots import learning_curves
+from studyforge.experiments.value_based import dqn
 from studyforge.experiments.value_based.dqn import RAINBOW, DQNConfig, rainbow_ablation, with_components
 from studyforge.experiments.value_based.tabular import train_tabular
 
@@ -55,29 +58,11 @@ MINATAR_DQN = {"buffer_size": 100_000, "learning_rate": 2.5e-4, "adam_eps": 3.12
 BOOK_CLIFF = {"sarsa": -25.0, "q_learning": -50.0}
 
 
-def env_key(env_id: str) -> str:
-    """`"CartPole-v1"` -> `"cartpole_v1"`, `"MinAtar/Breakout"` -> `"minatar_breakout"`."""
-    return "".join(c if c.isalnum() else "_" for c in env_id.lower())
-
-
-def _grid(total_steps: int, points: int) -> np.ndarray:
-    return np.linspace(total_steps / points, total_steps, points).astype(np.int64)
-
-
 def _check_variants(values: list[str]) -> list[str]:
     unknown = [v for v in values if v not in VARIANTS]
     if unknown or not values:
         raise ValueError(f"unknown or no variants {unknown}; known: {', '.join(VARIANTS)}")
     return values
-
-
-def _run(ctx, calls: list[runs.Call], workers: int, description: str) -> dict:
-    """Run the calls with a live progress bar, then replay each into ctx.log under `env/variant/seed/`."""
-    with ctx.progress(total=len(calls), description=description) as bar:
-        results = runs.run_calls(calls, workers, on_done=lambda c, r: bar.advance(1, **{"return": r.final_return()}))
-    for call in calls:
-        log_result(ctx.log, results[call.key], "/".join(str(k) for k in call.key) + "/", every=2048)
-    return results
 
 
 def _dqn_summary(results: list, threshold: float | None) -> dict[str, Any]:
@@ -228,17 +213,17 @@ def dqn_variants(ctx, cfg: VariantsConfig) -> None:
     seeds = [ctx.seed * 1000 + i for i in range(cfg.seeds)]
     threshold = SOLVED.get(cfg.env_id)
     ek = env_key(cfg.env_id)
-    calls = [runs.Call((ek, v, f"s{s}"), runs.DQN, cfg.env_id, with_components(cfg.dqn, **VARIANTS[v]),
+    jobs = [Job((ek, v, f"s{s}"), dqn.train, cfg.env_id, with_components(cfg.dqn, **VARIANTS[v]),
                        cfg.total_steps, s, {"eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes,
                                             "solve_threshold": threshold}) for v in cfg.variants for s in seeds]
     minatar = cfg.minatar_steps > 0 and importlib.util.find_spec("minatar") is not None
     mk = env_key(cfg.minatar_env)
     if minatar:
-        calls += [runs.Call((mk, v, f"s{s}"), runs.DQN, cfg.minatar_env, with_components(cfg.minatar_dqn, **VARIANTS[v]),
+        jobs += [Job((mk, v, f"s{s}"), dqn.train, cfg.minatar_env, with_components(cfg.minatar_dqn, **VARIANTS[v]),
                             cfg.minatar_steps, s, {"eval_every": cfg.minatar_eval_every,
                                                    "eval_episodes": cfg.minatar_eval_episodes})
                   for v in cfg.minatar_variants for s in seeds]
-    results = _run(ctx, calls, cfg.workers, "DQN variants")
+    results = run_jobs(ctx, jobs, cfg.workers, "DQN variants", every=2048)
 
     table = []
     for env_id, key, variants, steps in ((cfg.env_id, ek, cfg.variants, cfg.total_steps),
@@ -251,10 +236,10 @@ def dqn_variants(ctx, cfg: VariantsConfig) -> None:
         ctx.summary(**{key: summary})
         table += [{"env": env_id, "variant": v, **{k: val for k, val in s.items() if not isinstance(val, list)}}
                   for v, s in summary.items()]
-        grid = _grid(steps, cfg.grid_points)
-        groups = {v: [curves.on_grid(r.episode_steps, r.episode_returns, grid, 10) for r in rs]
+        grid = curves.step_grid(steps, cfg.grid_points)
+        groups = {v: [r.curve(grid, 10) for r in rs]
                   for v, rs in by_variant.items()}
-        ctx.log_figure(f"{key}_training_curves", plots.learning_curves(
+        ctx.log_figure(f"{key}_training_curves", learning_curves(
             grid, groups, f"{env_id}: training return (IQM, 95% bootstrap band)", hline=SOLVED.get(env_id)),
             caption=f"{env_id}: return of training episodes (ε-greedy or noisy behaviour), smoothed over 10 "
                     f"episodes, per variant.")
@@ -312,10 +297,10 @@ def rainbow_ablation_study(ctx, cfg: AblationConfig) -> None:
     seeds = [ctx.seed * 1000 + i for i in range(cfg.seeds)]
     threshold = SOLVED.get(cfg.env_id)
     ek = env_key(cfg.env_id)
-    calls = [runs.Call((ek, arm, f"s{s}"), runs.DQN, cfg.env_id, all_arms[arm], cfg.total_steps, s,
+    jobs = [Job((ek, arm, f"s{s}"), dqn.train, cfg.env_id, all_arms[arm], cfg.total_steps, s,
                        {"eval_every": cfg.eval_every, "eval_episodes": cfg.eval_episodes, "solve_threshold": threshold})
              for arm in cfg.arms for s in seeds]
-    results = _run(ctx, calls, cfg.workers, "Rainbow ablation")
+    results = run_jobs(ctx, jobs, cfg.workers, "Rainbow ablation", every=2048)
     by_arm = {arm: [results[(ek, arm, f"s{s}")] for s in seeds] for arm in cfg.arms}
     summary = {arm: _dqn_summary(rs, threshold) for arm, rs in by_arm.items()}
     if "rainbow" in summary:
@@ -388,10 +373,10 @@ def sample_efficiency_vs_policy_methods(ctx, cfg: SampleEfficiencyConfig) -> Non
     """
     seeds = [ctx.seed * 1000 + i for i in range(cfg.seeds)]
     ek = env_key(cfg.env_id)
-    targets = {"dqn": (runs.DQN, cfg.dqn), "ppo": (runs.PPO, cfg.ppo), "a2c": (runs.A2C, cfg.a2c)}
-    calls = [runs.Call((ek, m, f"s{s}"), targets[m][0], cfg.env_id, targets[m][1], cfg.total_steps, s)
+    targets = {"dqn": (dqn.train, cfg.dqn), "ppo": (ppo.train, cfg.ppo), "a2c": (a2c.train, cfg.a2c)}
+    jobs = [Job((ek, m, f"s{s}"), targets[m][0], cfg.env_id, targets[m][1], cfg.total_steps, s)
              for m in cfg.methods for s in seeds]
-    results = _run(ctx, calls, cfg.workers, "DQN vs PPO vs A2C")
+    results = run_jobs(ctx, jobs, cfg.workers, "DQN vs PPO vs A2C", every=2048)
     by_method = {m: [results[(ek, m, f"s{s}")] for s in seeds] for m in cfg.methods}
     summary: dict[str, Any] = {}
     for m, rs in by_method.items():
@@ -414,9 +399,9 @@ def sample_efficiency_vs_policy_methods(ctx, cfg: SampleEfficiencyConfig) -> Non
                                         for m, s in summary.items()],
                   caption="Env steps to each return level (mean of the last 10 training episodes), final return, "
                           "greedy evaluation, wall time.")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
-    groups = {m: [curves.on_grid(r.episode_steps, r.episode_returns, grid, 10) for r in rs]
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
+    groups = {m: [r.curve(grid, 10) for r in rs]
               for m, rs in by_method.items()}
-    ctx.log_figure("sample_efficiency_curves", plots.learning_curves(
+    ctx.log_figure("sample_efficiency_curves", learning_curves(
         grid, groups, f"{cfg.env_id}: DQN vs PPO vs A2C, same budget", hline=SOLVED.get(cfg.env_id)),
         caption="Training return against environment steps (IQM over seeds with a 95% bootstrap band).")

@@ -13,7 +13,7 @@ With `hidden = (256, 256)` and everything off, this is exactly the MLP stable-ba
 rl-baselines3-zoo's CartPole DQN: Linear(4, 256) ReLU Linear(256, 256) ReLU Linear(256, 2).
 
 The network also answers `act(obs, deterministic)` like the policy-gradient agents, so
-`policy_gradient.evaluation.evaluate` runs it unchanged (greedy actions; noise off in `eval()` mode).
+`rl.evaluation.evaluate` runs it unchanged (greedy actions; noise off in `eval()` mode).
 """
 
 from __future__ import annotations
@@ -92,6 +92,6 @@ class QNetwork(nn.Module):
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor, deterministic: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """(greedy actions (B,), zeros (B,)): the interface `policy_gradient.evaluation.evaluate` calls."""
+        """(greedy actions (B,), zeros (B,)): the interface `rl.evaluation.evaluate` calls."""
         actions = self.q_values(obs).argmax(-1)
         return actions, torch.zeros(actions.shape, device=actions.device)
