@@ -24,8 +24,8 @@ import torch
 
 from benchmarks.common import Row, report
 from studyforge.experiments.policy_gradient import a2c, ppo, reinforce
-from studyforge.experiments.policy_gradient.curves import steps_to_threshold
-from studyforge.experiments.policy_gradient.evaluation import evaluate
+from studyforge.experiments.rl.curves import steps_to_threshold
+from studyforge.experiments.rl.evaluation import evaluate
 
 ENV = "CartPole-v1"
 PPO_STEPS = 100_000

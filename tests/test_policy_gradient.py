@@ -12,13 +12,10 @@ import torch
 
 from studyforge.experiments.policy_gradient import ppo
 from studyforge.experiments.policy_gradient.advantages import discounted_returns, gae, reward_to_go
-from studyforge.experiments.policy_gradient.core import Recorder
 from studyforge.experiments.policy_gradient.cpo import cpo_direction
-from studyforge.experiments.policy_gradient.curves import bootstrap_ci, iqm, on_grid, smoothed
-from studyforge.experiments.policy_gradient.envs import final_values, make_env, make_vector_env
 from studyforge.experiments.policy_gradient.grpo import group_advantages
 from studyforge.experiments.policy_gradient.networks import Agent, MLPAgent, categorical_kl, entropy, log_prob
-from studyforge.experiments.policy_gradient.storage import RolloutCollector, run_episodes
+from studyforge.experiments.policy_gradient.storage import RolloutCollector
 from studyforge.experiments.policy_gradient.trpo import trpo_step
 from studyforge.experiments.policy_gradient.trust_region import (
     conjugate_gradient,
@@ -27,6 +24,10 @@ from studyforge.experiments.policy_gradient.trust_region import (
     set_flat_params,
 )
 from studyforge.experiments.policy_gradient.vtrace import vtrace
+from studyforge.experiments.rl.curves import bootstrap_ci, iqm, on_grid, smoothed
+from studyforge.experiments.rl.envs import final_values, make_env, make_vector_env
+from studyforge.experiments.rl.episodes import run_episodes
+from studyforge.experiments.rl.training import Recorder
 
 torch.set_num_threads(1)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from studyforge.experiments.policy_gradient.evaluation import evaluate, random_policy_return
+from studyforge.experiments.rl.evaluation import evaluate, random_policy_return
 
 torch.set_num_threads(1)
 
@@ -84,9 +84,9 @@ def test_vtrace_without_lag_is_exactly_the_uncorrected_learner():
 
 def test_gae_lambda_one_equals_reward_to_go_minus_baseline():
     from studyforge.experiments.policy_gradient import reinforce as rf
-    from studyforge.experiments.policy_gradient.envs import make_env
     from studyforge.experiments.policy_gradient.networks import MLPAgent
-    from studyforge.experiments.policy_gradient.storage import run_episodes
+    from studyforge.experiments.rl.envs import make_env
+    from studyforge.experiments.rl.episodes import run_episodes
 
     torch.manual_seed(0)
     agent = MLPAgent(4, 2)

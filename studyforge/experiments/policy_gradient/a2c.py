@@ -26,18 +26,12 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize
-from studyforge.experiments.policy_gradient.core import (
-    AlgoConfig,
-    LogFn,
-    Recorder,
-    TrainResult,
-    explained_variance,
-    linear_schedule,
-    seed_all,
-)
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
+from studyforge.experiments.policy_gradient.core import explained_variance, linear_schedule
 from studyforge.experiments.policy_gradient.networks import make_agent
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class A2CConfig(AlgoConfig):
@@ -62,7 +56,7 @@ def train(env_id: str, cfg: A2CConfig, *, total_steps: int, seed: int, log: LogF
           prefix: str = "", device: str = "cpu", env_kwargs: dict | None = None) -> TrainResult:
     """Train A2C on `env_id` for `total_steps` environment steps."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden)).to(device)

@@ -28,8 +28,6 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize
-from studyforge.experiments.policy_gradient.core import LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
 from studyforge.experiments.policy_gradient.networks import Agent, categorical_kl, log_prob, make_agent
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
 from studyforge.experiments.policy_gradient.trpo import TRPOConfig
@@ -40,6 +38,9 @@ from studyforge.experiments.policy_gradient.trust_region import (
     flat_grad,
     flat_params,
 )
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class ConstrainedConfig(TRPOConfig):
@@ -118,7 +119,7 @@ def train_constrained(algo: str, step_fn: StepFn, env_id: str, cfg: ConstrainedC
     """The loop CPO and PCPO share: collect, estimate both advantages and J_C, take `step_fn`'s step, fit
     both critics. `step_fn(problem, cfg)` moves the policy parameters and returns its diagnostics."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden), cost_critic=True).to(device)

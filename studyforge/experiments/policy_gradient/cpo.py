@@ -32,8 +32,8 @@ from studyforge.experiments.policy_gradient.constrained import (
     LinearisedProblem,
     train_constrained,
 )
-from studyforge.experiments.policy_gradient.core import LogFn, TrainResult
 from studyforge.experiments.policy_gradient.trust_region import backtracking_line_search
+from studyforge.experiments.rl.training import LogFn, TrainResult
 
 
 class CPOConfig(ConstrainedConfig):

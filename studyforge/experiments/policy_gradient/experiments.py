@@ -20,7 +20,7 @@ Week 7
                                                sensitivity.
 - `policy_gradient.ppo_objective_comparison`   clipped vs unclipped vs adaptive-KL PPO, TRPO as the reference.
 
-Every study trains several independent runs (seeded `ctx.seed · 1000 + i`) through `jobs.run_jobs`, two at
+Every study trains several independent runs (seeded `ctx.seed · 1000 + i`) through `rl.jobs.run_jobs`, two at
 a time by default, and summarises them per group as an interquartile mean with a bootstrap 95% CI. Summary
 keys nest as env → algorithm → quantity, e.g. `cartpole_v1.ppo.final_return`.
 """
@@ -35,15 +35,25 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from studyforge.experiments.config import ExperimentConfig
-from studyforge.experiments.policy_gradient import curves, plots
+from studyforge.experiments.keys import env_key, num_key
+from studyforge.experiments.policy_gradient import (
+    a2c,
+    cpo,
+    grpo,
+    impala,
+    npg,
+    pcpo,
+    plots,
+    ppo,
+    ppo_lagrangian,
+    reinforce,
+    trpo,
+)
 from studyforge.experiments.policy_gradient.a2c import A2CConfig
 from studyforge.experiments.policy_gradient.constrained import ConstrainedConfig
 from studyforge.experiments.policy_gradient.cpo import CPOConfig
-from studyforge.experiments.policy_gradient.envs import CONSTRAINED_CARTPOLE
-from studyforge.experiments.policy_gradient.evaluation import random_policy_return
 from studyforge.experiments.policy_gradient.grpo import GRPOConfig
 from studyforge.experiments.policy_gradient.impala import ImpalaConfig
-from studyforge.experiments.policy_gradient.jobs import Job, log_result, run_jobs, single_thread
 from studyforge.experiments.policy_gradient.npg import NPGConfig
 from studyforge.experiments.policy_gradient.pcpo import PCPOConfig
 from studyforge.experiments.policy_gradient.ppo import PPOConfig
@@ -51,6 +61,12 @@ from studyforge.experiments.policy_gradient.ppo_lagrangian import PPOLagrangianC
 from studyforge.experiments.policy_gradient.reinforce import ReinforceConfig
 from studyforge.experiments.policy_gradient.trpo import TRPOConfig
 from studyforge.experiments.registry import register
+from studyforge.experiments.rl import curves
+from studyforge.experiments.rl.envs import CONSTRAINED_CARTPOLE, make_env
+from studyforge.experiments.rl.episodes import run_episodes
+from studyforge.experiments.rl.evaluation import random_policy_return
+from studyforge.experiments.rl.jobs import Job, log_result, run_jobs, single_thread
+from studyforge.experiments.rl.plots import learning_curves, per_update
 
 # returns at which an environment counts as solved (gymnasium's reward_threshold where it has one)
 THRESHOLDS = {"CartPole-v1": 475.0, CONSTRAINED_CARTPOLE: 475.0, "Acrobot-v1": -100.0,
@@ -59,39 +75,9 @@ THRESHOLDS = {"CartPole-v1": 475.0, CONSTRAINED_CARTPOLE: 475.0, "Acrobot-v1": -
 MINATAR_RANDOM_BREAKOUT = 0.5
 
 
-def env_key(env_id: str) -> str:
-    """A summary-key-safe environment name: `"CartPole-v1"` -> `"cartpole_v1"`, `"MinAtar/Breakout"` ->
-    `"minatar_breakout"`."""
-    return "".join(c if c.isalnum() else "_" for c in env_id.lower())
-
-
-def num_key(x: float) -> str:
-    """A summary-key-safe number: 0.95 -> `"0_95"`, 1.0 -> `"1"`, 16 -> `"16"`."""
-    return f"{x:g}".replace(".", "_").replace("-", "m")
-
-
 def third_env() -> str:
     """LunarLander-v3 when Box2D is installed (the issue's choice), else MountainCar-v0."""
     return "LunarLander-v3" if importlib.util.find_spec("Box2D") else "MountainCar-v0"
-
-
-def _grid(total_steps: int, points: int) -> np.ndarray:
-    return np.linspace(total_steps / points, total_steps, points).astype(np.int64)
-
-
-def _curve(result, grid: np.ndarray, window: int, costs: bool = False) -> np.ndarray:
-    values = result.episode_costs if costs else result.episode_returns
-    return curves.on_grid(result.episode_steps, values, grid, window)
-
-
-def _run(ctx, jobs: list[Job], workers: int, description: str, prefix_of, every: int = 4096) -> dict:
-    """Run the jobs with a live progress bar, then replay every run into ctx.log under its prefix."""
-    with ctx.progress(total=len(jobs), description=description) as bar:
-        results = run_jobs(jobs, workers,
-                           on_done=lambda job, res: bar.advance(1, **{"return": res.final_return()}))
-    for job in jobs:
-        log_result(ctx.log, results[job.key], prefix_of(job), every=every)
-    return results
 
 
 def _eval_means(results: list, mode: str) -> list[float]:
@@ -125,7 +111,9 @@ def _validate_envs(values: list[str]) -> list[str]:
 
 # ================================================================================================ week 4
 
-ALGORITHMS = {name: name for name in ("reinforce", "npg", "trpo", "ppo", "grpo", "a2c")}  # name -> module
+# name -> training function
+ALGORITHMS = {"reinforce": reinforce.train, "npg": npg.train, "trpo": trpo.train, "ppo": ppo.train,
+              "grpo": grpo.train, "a2c": a2c.train}
 
 
 class ComparisonConfig(ExperimentConfig):
@@ -182,9 +170,9 @@ def algorithm_comparison(ctx, cfg: ComparisonConfig) -> None:
     jobs = [Job((env, algo, s), ALGORITHMS[algo], env, getattr(cfg, algo), cfg.total_steps,
                 ctx.seed * 1000 + s, eval_episodes=cfg.eval_episodes)
             for env in cfg.envs for algo in cfg.algorithms for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "training runs",
+    results = run_jobs(ctx, jobs, cfg.workers, "training runs",
                    lambda j: f"{env_key(j.key[0])}/{j.key[1]}/s{j.key[2]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     rows = []
     for env in cfg.envs:
         key = env_key(env)
@@ -192,7 +180,7 @@ def algorithm_comparison(ctx, cfg: ComparisonConfig) -> None:
         random_return = random_policy_return(env, episodes=20, seed=ctx.seed)
         for algo in cfg.algorithms:
             runs = [results[(env, algo, s)] for s in range(cfg.seeds)]
-            groups[algo] = [_curve(r, grid, cfg.smoothing) for r in runs]
+            groups[algo] = [r.curve(grid, cfg.smoothing) for r in runs]
             summary[algo] = _group_summary(runs, THRESHOLDS.get(env))
             ctx.save_checkpoint(f"{key}.{algo}", runs[0].agent.state_dict())
             for r in runs:
@@ -203,7 +191,7 @@ def algorithm_comparison(ctx, cfg: ComparisonConfig) -> None:
                              "wall_time_s": round(r.wall_time, 2)})
         summary["random_return"] = random_return
         ctx.summary(**{key: summary})
-        ctx.log_figure(f"learning_curves_{key}", plots.learning_curves(
+        ctx.log_figure(f"learning_curves_{key}", learning_curves(
             grid, groups, f"{env}: training return (IQM, 95% bootstrap band)", hline=random_return,
             hline_label="random policy"),
             caption=f"{env}: return of training episodes against environment steps, interquartile mean over "
@@ -276,10 +264,6 @@ def variance_reduction_ablation(ctx, cfg: VarianceConfig) -> None:
     Monte-Carlo one (reward-to-go + baseline): GAE with λ < 1 trades bias for variance. Separately, each
     estimator trains from scratch (`seeds` runs) for the learning curves.
     """
-    from studyforge.experiments.policy_gradient import reinforce as rf
-    from studyforge.experiments.policy_gradient.envs import make_env
-    from studyforge.experiments.policy_gradient.storage import run_episodes
-
     configs = {name: _variant_cfg(cfg.reinforce, name) for name in cfg.variants}
     reference_cfg = _variant_cfg(cfg.reinforce, "reward_to_go_baseline")
     snapshots: dict[int, Any] = {}
@@ -291,7 +275,7 @@ def variance_reduction_ablation(ctx, cfg: VarianceConfig) -> None:
                 snapshots[point] = copy.deepcopy(agent)
 
     with single_thread():
-        rf.train(cfg.env, reference_cfg, total_steps=max(wanted) + 1, seed=ctx.seed, on_batch=grab)
+        reinforce.train(cfg.env, reference_cfg, total_steps=max(wanted) + 1, seed=ctx.seed, on_batch=grab)
         envs = [make_env(cfg.env) for _ in range(cfg.reinforce.episodes_per_batch)]
         table, variance = [], {}
         rng = np.random.default_rng(ctx.seed)
@@ -301,7 +285,7 @@ def variance_reduction_ablation(ctx, cfg: VarianceConfig) -> None:
                 seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=len(envs))]
                 episodes = run_episodes(envs, agent, seeds)
                 for name, vcfg in configs.items():
-                    grads[name].append(rf.gradient_estimates(agent, episodes, vcfg))
+                    grads[name].append(reinforce.gradient_estimates(agent, episodes, vcfg))
             reference = np.mean(grads["reward_to_go_baseline"], axis=0) if "reward_to_go_baseline" in grads \
                 else None
             for name, g in grads.items():
@@ -324,15 +308,15 @@ def variance_reduction_ablation(ctx, cfg: VarianceConfig) -> None:
                    caption="Total variance tr Cov[ĝ] of each estimator's policy gradient (log scale) at "
                            "each snapshot of the reference run.")
 
-    jobs = [Job((name, s), "reinforce", cfg.env, configs[name], cfg.total_steps, ctx.seed * 1000 + s)
+    jobs = [Job((name, s), reinforce.train, cfg.env, configs[name], cfg.total_steps, ctx.seed * 1000 + s)
             for name in configs for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "learning curves", lambda j: f"{j.key[0]}/s{j.key[1]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
-    groups = {name: [_curve(results[(name, s)], grid, cfg.smoothing) for s in range(cfg.seeds)]
+    results = run_jobs(ctx, jobs, cfg.workers, "learning curves", lambda j: f"{j.key[0]}/s{j.key[1]}/")
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
+    groups = {name: [results[(name, s)].curve(grid, cfg.smoothing) for s in range(cfg.seeds)]
               for name in configs}
     ctx.summary(learning={name: _group_summary([results[(name, s)] for s in range(cfg.seeds)],
                                                THRESHOLDS.get(cfg.env)) for name in configs})
-    ctx.log_figure("learning_curves", plots.learning_curves(grid, groups, f"{cfg.env}: REINFORCE estimators"),
+    ctx.log_figure("learning_curves", learning_curves(grid, groups, f"{cfg.env}: REINFORCE estimators"),
                    caption=f"Training return of each estimator, IQM over {cfg.seeds} seeds with 95% "
                            "bootstrap bands.")
 
@@ -356,8 +340,8 @@ def _variance_figure(variance: dict, points: list[int], names: list[str]):
 
 # -- constraints ---------------------------------------------------------------------------------------------
 
-CONSTRAINT_ALGOS = {"npg": "npg", "trpo": "trpo", "cpo": "cpo", "pcpo_kl": "pcpo", "pcpo_l2": "pcpo",
-                    "ppo_lagrangian": "ppo_lagrangian"}
+CONSTRAINT_ALGOS = {"npg": npg.train, "trpo": trpo.train, "cpo": cpo.train, "pcpo_kl": pcpo.train,
+                    "pcpo_l2": pcpo.train, "ppo_lagrangian": ppo_lagrangian.train}
 
 
 class ConstraintConfig(ExperimentConfig):
@@ -423,14 +407,14 @@ def constraint_satisfaction(ctx, cfg: ConstraintConfig) -> None:
     jobs = [Job((algo, s), CONSTRAINT_ALGOS[algo], CONSTRAINED_CARTPOLE, _constraint_cfg(cfg, algo),
                 cfg.total_steps, ctx.seed * 1000 + s, kwargs={"env_kwargs": env_kwargs})
             for algo in cfg.algorithms for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "training runs", lambda j: f"{j.key[0]}/s{j.key[1]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    results = run_jobs(ctx, jobs, cfg.workers, "training runs", lambda j: f"{j.key[0]}/s{j.key[1]}/")
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     cost_groups, return_groups, kl_series, rows = {}, {}, {}, []
     for algo in cfg.algorithms:
         runs = [results[(algo, s)] for s in range(cfg.seeds)]
-        cost_groups[algo] = [_curve(r, grid, cfg.smoothing, costs=True) for r in runs]
+        cost_groups[algo] = [r.curve(grid, cfg.smoothing, costs=True) for r in runs]
         ctx.save_checkpoint(f"constrained_cartpole.{algo}", runs[0].agent.state_dict())
-        return_groups[algo] = [_curve(r, grid, cfg.smoothing) for r in runs]
+        return_groups[algo] = [r.curve(grid, cfg.smoothing) for r in runs]
         delta = getattr(_constraint_cfg(cfg, algo), "delta", None)
         entry: dict[str, Any] = {**_group_summary(runs, THRESHOLDS[CONSTRAINED_CARTPOLE])}
         final_cost = curves.interval([r.final_cost() for r in runs])
@@ -461,17 +445,17 @@ def constraint_satisfaction(ctx, cfg: ConstraintConfig) -> None:
                   caption="Per method: final return and cost (IQM over seeds), share of late episodes over "
                           "the cost limit, KL per update against δ.")
     if kl_series:
-        ctx.log_figure("kl_per_update", plots.per_update(
+        ctx.log_figure("kl_per_update", per_update(
             kl_series, "KL(π_old ‖ π_new) of every update", "mean KL over the batch",
             hline=cfg.constrained.delta, hline_label="δ", logy=True),
             caption="Exact mean KL between consecutive policies, every update of every run; dashed: the "
                     "trust-region radius δ.")
-    ctx.log_figure("episode_cost", plots.learning_curves(
+    ctx.log_figure("episode_cost", learning_curves(
         grid, cost_groups, "Episode cost (steps outside the band)", ylabel="cost per episode",
         hline=cfg.cost_limit, hline_label="limit d"),
         caption=f"Cost of training episodes, IQM over {cfg.seeds} seeds with 95% bootstrap bands; dashed: "
                 "the limit.")
-    ctx.log_figure("episode_return", plots.learning_curves(grid, return_groups, "Episode return"),
+    ctx.log_figure("episode_return", learning_curves(grid, return_groups, "Episode return"),
                    caption="Return of the same training episodes.")
 
 
@@ -513,13 +497,13 @@ def vtrace_correction(ctx, cfg: VtraceConfig) -> None:
     with V-trace (truncated importance weights) or as if it were on-policy. `log_rho_abs` is the mean
     |log π/μ| of the learner's batches: how off-policy the data really was.
     """
-    jobs = [Job((lag, corr, s), "impala", cfg.env, cfg.impala.model_copy(update={"policy_lag": lag,
+    jobs = [Job((lag, corr, s), impala.train, cfg.env, cfg.impala.model_copy(update={"policy_lag": lag,
                                                                                  "correction": corr}),
                 cfg.total_steps, ctx.seed * 1000 + s)
             for lag in cfg.lags for corr in cfg.corrections for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "training runs",
+    results = run_jobs(ctx, jobs, cfg.workers, "training runs",
                    lambda j: f"lag{j.key[0]}/{j.key[1]}/s{j.key[2]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     summary: dict[str, Any] = {}
     finals: dict[str, list[dict]] = {c: [] for c in cfg.corrections}
     for lag in cfg.lags:
@@ -534,8 +518,6 @@ def vtrace_correction(ctx, cfg: VtraceConfig) -> None:
     summary["lag_max"] = summary[f"lag{max(cfg.lags)}"]
     if cfg.actor_processes:
         # real actor processes: the lag is whatever this machine makes it (runs here, one at a time)
-        from studyforge.experiments.policy_gradient import impala
-
         for corr in cfg.corrections:
             proc_cfg = cfg.impala.model_copy(update={"correction": corr, "actors": "processes",
                                                      "num_actor_processes": cfg.actor_processes})
@@ -551,10 +533,10 @@ def vtrace_correction(ctx, cfg: VtraceConfig) -> None:
                    caption=f"Final training return (IQM over {cfg.seeds} seeds, 95% bootstrap CI) against "
                            "the actors' policy lag, with and without V-trace.")
     lag = max(cfg.lags)
-    groups = {corr: [_curve(results[(lag, corr, s)], grid, cfg.smoothing) for s in range(cfg.seeds)]
+    groups = {corr: [results[(lag, corr, s)].curve(grid, cfg.smoothing) for s in range(cfg.seeds)]
               for corr in cfg.corrections}
     ctx.log_figure("learning_curves_max_lag",
-                   plots.learning_curves(grid, groups, f"{cfg.env}, policy lag {lag}"),
+                   learning_curves(grid, groups, f"{cfg.env}, policy lag {lag}"),
                    caption=f"Training return at the largest lag ({lag} updates), IQM with 95% bands.")
 
 
@@ -623,11 +605,11 @@ def a2c_atari(ctx, cfg: AtariConfig) -> None:
     if env.startswith("MinAtar/") and importlib.util.find_spec("minatar") is None:
         env, note = "CartPole-v1", "minatar is not installed (pip install minatar): fell back to CartPole-v1"
     a2c_cfg = cfg.a2c if env.startswith(("MinAtar/", "ALE/")) else A2CConfig()
-    jobs = [Job((s,), "a2c", env, a2c_cfg, cfg.total_steps, ctx.seed * 1000 + s,
+    jobs = [Job((s,), a2c.train, env, a2c_cfg, cfg.total_steps, ctx.seed * 1000 + s,
                 eval_episodes=cfg.eval_episodes, kwargs={"device": cfg.device}) for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "A2C runs", lambda j: f"s{j.key[0]}/", every=20_000)
+    results = run_jobs(ctx, jobs, cfg.workers, "A2C runs", lambda j: f"s{j.key[0]}/", every=20_000)
     runs = [results[(s,)] for s in range(cfg.seeds)]
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     random_return = MINATAR_RANDOM_BREAKOUT if env == "MinAtar/Breakout" else \
         random_policy_return(env, episodes=20, seed=ctx.seed)
     summary = _group_summary(runs, None, last=cfg.smoothing)
@@ -639,15 +621,15 @@ def a2c_atari(ctx, cfg: AtariConfig) -> None:
                 total_steps=cfg.total_steps, env_fallback=bool(note), note=note or None,
                 published_reference="MinAtar paper Fig. 2 (AC(λ), 5M frames, 30 runs): curves only, no table")
     ctx.save_checkpoint(f"a2c_{env_key(env)}", runs[0].agent.state_dict())
-    ctx.log_figure("learning_curve", plots.learning_curves(
-        grid, {"A2C": [_curve(r, grid, cfg.smoothing) for r in runs]}, f"A2C on {env}", hline=random_return,
+    ctx.log_figure("learning_curve", learning_curves(
+        grid, {"A2C": [r.curve(grid, cfg.smoothing) for r in runs]}, f"A2C on {env}", hline=random_return,
         hline_label="random policy"),
         caption=f"A2C on {env}: training return, IQM over {cfg.seeds} seeds with 95% bootstrap band; dashed: "
                 "uniform random policy.")
     loss_series = {name: [r.update_series(f"losses/{name}") for r in runs]
                    for name in ("value_loss", "entropy", "explained_variance")}
     for name, series in loss_series.items():
-        ctx.log_figure(f"stability_{name}", plots.per_update({"A2C": series}, f"A2C on {env}: {name}", name),
+        ctx.log_figure(f"stability_{name}", per_update({"A2C": series}, f"A2C on {env}: {name}", name),
                        caption=f"{name} of every A2C update, one line per seed.")
 
 
@@ -677,19 +659,20 @@ def a2c_vs_reinforce(ctx, cfg: A2CVsReinforceConfig) -> None:
     reached the threshold later falls below half of it (a collapse).
     """
     methods = {
-        "a2c": ("a2c", cfg.a2c),
-        "reinforce_baseline": ("reinforce", cfg.reinforce.model_copy(update={"baseline": "value"})),
-        "reinforce": ("reinforce", cfg.reinforce.model_copy(update={"baseline": "none", "gae_lambda": None})),
+        "a2c": (a2c.train, cfg.a2c),
+        "reinforce_baseline": (reinforce.train, cfg.reinforce.model_copy(update={"baseline": "value"})),
+        "reinforce": (reinforce.train, cfg.reinforce.model_copy(update={"baseline": "none",
+                                                                         "gae_lambda": None})),
     }
-    jobs = [Job((name, s), module, cfg.env, algo_cfg, cfg.total_steps, ctx.seed * 1000 + s)
-            for name, (module, algo_cfg) in methods.items() for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "training runs", lambda j: f"{j.key[0]}/s{j.key[1]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    jobs = [Job((name, s), train, cfg.env, algo_cfg, cfg.total_steps, ctx.seed * 1000 + s)
+            for name, (train, algo_cfg) in methods.items() for s in range(cfg.seeds)]
+    results = run_jobs(ctx, jobs, cfg.workers, "training runs", lambda j: f"{j.key[0]}/s{j.key[1]}/")
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     threshold = THRESHOLDS.get(cfg.env)
     groups, rows = {}, []
     for name in methods:
         runs = [results[(name, s)] for s in range(cfg.seeds)]
-        groups[name] = [_curve(r, grid, cfg.smoothing) for r in runs]
+        groups[name] = [r.curve(grid, cfg.smoothing) for r in runs]
         ctx.save_checkpoint(f"{env_key(cfg.env)}.{name}", runs[0].agent.state_dict())
         entry = _group_summary(runs, threshold)
         finals = [r.final_return() for r in runs]
@@ -703,7 +686,7 @@ def a2c_vs_reinforce(ctx, cfg: A2CVsReinforceConfig) -> None:
                          "wall_time_s": round(r.wall_time, 2)})
     ctx.summary(threshold=threshold, total_steps=cfg.total_steps)
     ctx.log_table("runs", rows, caption="Per run: final return and steps to the solve threshold.")
-    ctx.log_figure("learning_curves", plots.learning_curves(grid, groups, f"{cfg.env}: A2C vs REINFORCE",
+    ctx.log_figure("learning_curves", learning_curves(grid, groups, f"{cfg.env}: A2C vs REINFORCE",
                                                             hline=threshold, hline_label="threshold"),
                    caption=f"Training return, IQM over {cfg.seeds} seeds with 95% bootstrap bands.")
 
@@ -751,15 +734,15 @@ def ppo_clipping(ctx, cfg: ClippingConfig) -> None:
     the update. The ratio π_new/π_old of every sample after early, middle and late updates is histogrammed.
     """
     ppo_cfg = cfg.ppo.model_copy(update={"record_ratios": True})
-    jobs = [Job((eps, s), "ppo", cfg.env, ppo_cfg.model_copy(update={"clip_coef": eps}), cfg.total_steps,
+    jobs = [Job((eps, s), ppo.train, cfg.env, ppo_cfg.model_copy(update={"clip_coef": eps}), cfg.total_steps,
                 ctx.seed * 1000 + s) for eps in cfg.clip_ranges for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "training runs", lambda j: f"clip{num_key(j.key[0])}/s{j.key[1]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    results = run_jobs(ctx, jobs, cfg.workers, "training runs", lambda j: f"clip{num_key(j.key[0])}/s{j.key[1]}/")
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     groups, finals, clipfrac, kls = {}, [], {}, {}
     for eps in cfg.clip_ranges:
         runs = [results[(eps, s)] for s in range(cfg.seeds)]
         label = f"ε={eps:g}"
-        groups[label] = [_curve(r, grid, cfg.smoothing) for r in runs]
+        groups[label] = [r.curve(grid, cfg.smoothing) for r in runs]
         finals.append(curves.interval([r.final_return() for r in runs]))
         clipfrac[label] = [r.update_series("losses/clipfrac") for r in runs]
         kls[label] = [r.update_series("losses/kl_moved") for r in runs]
@@ -773,12 +756,12 @@ def ppo_clipping(ctx, cfg: ClippingConfig) -> None:
     ctx.log_figure("final_return_vs_clip", plots.interval_bars(
         [f"ε={e:g}" for e in cfg.clip_ranges], finals, "Final return against the clip range", "final return"),
         caption=f"Final training return per clip range, IQM over {cfg.seeds} seeds with 95% bootstrap CIs.")
-    ctx.log_figure("learning_curves", plots.learning_curves(grid, groups, f"{cfg.env}: PPO clip ranges"),
+    ctx.log_figure("learning_curves", learning_curves(grid, groups, f"{cfg.env}: PPO clip ranges"),
                    caption="Training return per clip range, IQM with 95% bootstrap bands.")
-    ctx.log_figure("clip_fraction", plots.per_update(clipfrac, "Clip fraction per update", "clip fraction"),
+    ctx.log_figure("clip_fraction", per_update(clipfrac, "Clip fraction per update", "clip fraction"),
                    caption="Share of samples whose ratio was outside [1−ε, 1+ε] during each update's epochs.")
     ctx.log_figure("kl_per_update",
-                   plots.per_update(kls, "KL(π_old ‖ π_new) per update", "mean KL", logy=True),
+                   per_update(kls, "KL(π_old ‖ π_new) per update", "mean KL", logy=True),
                    caption="Exact mean KL between the policies before and after each update.")
     eps = 0.2 if 0.2 in cfg.clip_ranges else cfg.clip_ranges[0]
     ratios = results[(eps, 0)].extras["ratios"]
@@ -835,17 +818,17 @@ def ppo_objective_comparison(ctx, cfg: ObjectiveConfig) -> None:
     jobs = []
     for obj in cfg.objectives:
         if obj == "trpo":
-            module, algo_cfg = "trpo", cfg.trpo
+            train, algo_cfg = trpo.train, cfg.trpo
         else:
-            module, algo_cfg = "ppo", cfg.ppo.model_copy(update={"objective": obj})
-        jobs += [Job((obj, s), module, cfg.env, algo_cfg, cfg.total_steps, ctx.seed * 1000 + s)
+            train, algo_cfg = ppo.train, cfg.ppo.model_copy(update={"objective": obj})
+        jobs += [Job((obj, s), train, cfg.env, algo_cfg, cfg.total_steps, ctx.seed * 1000 + s)
                  for s in range(cfg.seeds)]
-    results = _run(ctx, jobs, cfg.workers, "training runs", lambda j: f"{j.key[0]}/s{j.key[1]}/")
-    grid = _grid(cfg.total_steps, cfg.grid_points)
+    results = run_jobs(ctx, jobs, cfg.workers, "training runs", lambda j: f"{j.key[0]}/s{j.key[1]}/")
+    grid = curves.step_grid(cfg.total_steps, cfg.grid_points)
     groups, kls = {}, {}
     for obj in cfg.objectives:
         runs = [results[(obj, s)] for s in range(cfg.seeds)]
-        groups[obj] = [_curve(r, grid, cfg.smoothing) for r in runs]
+        groups[obj] = [r.curve(grid, cfg.smoothing) for r in runs]
         ctx.save_checkpoint(f"{env_key(cfg.env)}.{obj}", runs[0].agent.state_dict())
         kls[obj] = [r.update_series("losses/kl_moved") for r in runs]
         values = np.concatenate([k[1] for k in kls[obj]])
@@ -860,10 +843,10 @@ def ppo_objective_comparison(ctx, cfg: ObjectiveConfig) -> None:
             entry["final_beta"] = float(np.mean([r.update_series("charts/kl_beta")[1][-1] for r in runs]))
         ctx.summary(**{obj: entry})
     ctx.summary(delta=cfg.trpo.delta, objectives=list(cfg.objectives))
-    ctx.log_figure("kl_per_update", plots.per_update(kls, "KL(π_old ‖ π_new) per update", "mean KL",
+    ctx.log_figure("kl_per_update", per_update(kls, "KL(π_old ‖ π_new) per update", "mean KL",
                                                      hline=cfg.trpo.delta, hline_label="TRPO's δ", logy=True),
                    caption="Exact mean KL between consecutive policies, every update of every run.")
     ctx.log_figure("learning_curves",
-                   plots.learning_curves(grid, groups, f"{cfg.env}: PPO objectives and TRPO",
+                   learning_curves(grid, groups, f"{cfg.env}: PPO objectives and TRPO",
                                          hline=THRESHOLDS.get(cfg.env), hline_label="threshold"),
                    caption=f"Training return, IQM over {cfg.seeds} seeds with 95% bootstrap bands.")

@@ -32,10 +32,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_env
 from studyforge.experiments.policy_gradient.networks import log_prob, make_agent
-from studyforge.experiments.policy_gradient.storage import run_episodes
+from studyforge.experiments.rl.envs import env_spec, make_env
+from studyforge.experiments.rl.episodes import run_episodes
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class GRPOConfig(AlgoConfig):
@@ -69,7 +70,7 @@ def train(env_id: str, cfg: GRPOConfig, *, total_steps: int, seed: int, log: Log
           prefix: str = "", device: str = "cpu", env_kwargs: dict | None = None) -> TrainResult:
     """Train GRPO on `env_id` until `total_steps` environment steps have been used."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     G, n_groups = cfg.group_size, cfg.groups_per_batch
     envs = [make_env(env_id, **(env_kwargs or {})) for _ in range(G * n_groups)]

@@ -32,11 +32,12 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
 from studyforge.experiments.policy_gradient.networks import make_agent
 from studyforge.experiments.policy_gradient.storage import Rollout, RolloutCollector
 from studyforge.experiments.policy_gradient.vtrace import vtrace
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class ImpalaConfig(AlgoConfig):
@@ -107,7 +108,7 @@ def train(env_id: str, cfg: ImpalaConfig, *, total_steps: int, seed: int, log: L
         return train_with_processes(env_id, cfg, total_steps=total_steps, seed=seed, log=log, prefix=prefix,
                                     env_kwargs=env_kwargs)
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden)).to(device)

@@ -17,11 +17,12 @@ import time
 import torch
 import torch.multiprocessing as mp
 
-from studyforge.experiments.policy_gradient.core import LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
 from studyforge.experiments.policy_gradient.impala import ImpalaConfig, learner_loss
 from studyforge.experiments.policy_gradient.networks import make_agent
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class _EpisodeSink(Recorder):
@@ -65,7 +66,7 @@ def train_with_processes(env_id: str, cfg: ImpalaConfig, *, total_steps: int, se
                          env_kwargs: dict | None = None) -> TrainResult:
     """IMPALA with `cfg.num_actor_processes` actor processes and one learner (this process)."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     env_kwargs = dict(env_kwargs or {})
     obs_shape, n_actions = env_spec(env_id, **env_kwargs)
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden))

@@ -23,7 +23,6 @@ import math
 import torch
 from pydantic import Field
 
-from studyforge.experiments.policy_gradient.core import LogFn, TrainResult
 from studyforge.experiments.policy_gradient.networks import Agent, categorical_kl, log_prob
 from studyforge.experiments.policy_gradient.trust_region import (
     TrustRegionConfig,
@@ -34,6 +33,7 @@ from studyforge.experiments.policy_gradient.trust_region import (
     set_flat_params,
     train_trust_region,
 )
+from studyforge.experiments.rl.training import LogFn, TrainResult
 
 
 class NPGConfig(TrustRegionConfig):

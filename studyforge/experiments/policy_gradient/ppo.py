@@ -33,17 +33,7 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize
-from studyforge.experiments.policy_gradient.core import (
-    AlgoConfig,
-    LogFn,
-    Recorder,
-    TrainResult,
-    clip_grad_norm,
-    explained_variance,
-    linear_schedule,
-    seed_all,
-)
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
+from studyforge.experiments.policy_gradient.core import clip_grad_norm, explained_variance, linear_schedule
 from studyforge.experiments.policy_gradient.networks import (
     Agent,
     categorical_kl,
@@ -52,6 +42,9 @@ from studyforge.experiments.policy_gradient.networks import (
     make_agent,
 )
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class PPOConfig(AlgoConfig):
@@ -142,7 +135,7 @@ def train(env_id: str, cfg: PPOConfig, *, total_steps: int, seed: int, log: LogF
           agent: Agent | None = None) -> TrainResult:
     """Train PPO on `env_id` for `total_steps` environment steps (rounded up to whole rollouts)."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
     agent = agent or make_agent(obs_shape, n_actions, tuple(cfg.hidden), twin=cfg.twin_networks)

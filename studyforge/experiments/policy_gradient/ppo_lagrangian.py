@@ -29,17 +29,13 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize
-from studyforge.experiments.policy_gradient.core import (
-    LogFn,
-    Recorder,
-    TrainResult,
-    linear_schedule,
-    seed_all,
-)
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
+from studyforge.experiments.policy_gradient.core import linear_schedule
 from studyforge.experiments.policy_gradient.networks import log_prob, make_agent
 from studyforge.experiments.policy_gradient.ppo import PPOConfig, approx_kl, clipped_surrogate_loss
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class PPOLagrangianConfig(PPOConfig):
@@ -55,7 +51,7 @@ def train(env_id: str, cfg: PPOLagrangianConfig, *, total_steps: int, seed: int,
           prefix: str = "", device: str = "cpu", env_kwargs: dict | None = None) -> TrainResult:
     """Train PPO-Lagrangian on a constrained env (one whose steps report `info["cost"]`)."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden), cost_critic=True).to(device)

@@ -32,11 +32,12 @@ import torch
 from pydantic import Field, model_validator
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize, reward_to_go
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_env
 from studyforge.experiments.policy_gradient.networks import Agent, entropy, log_prob, make_agent
-from studyforge.experiments.policy_gradient.storage import Episode, run_episodes
 from studyforge.experiments.policy_gradient.trust_region import fit_value
+from studyforge.experiments.rl.envs import env_spec, make_env
+from studyforge.experiments.rl.episodes import Episode, run_episodes
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 class ReinforceConfig(AlgoConfig):
@@ -112,7 +113,7 @@ def train(env_id: str, cfg: ReinforceConfig, *, total_steps: int, seed: int, log
     (the variance study uses it to take snapshots of the policy along the way).
     """
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = [make_env(env_id, **(env_kwargs or {})) for _ in range(cfg.episodes_per_batch)]
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden), critic=cfg.baseline == "value").to(device)

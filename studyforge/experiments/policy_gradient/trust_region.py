@@ -25,10 +25,11 @@ from pydantic import Field
 from torch import nn
 
 from studyforge.experiments.policy_gradient.advantages import gae, normalize
-from studyforge.experiments.policy_gradient.core import AlgoConfig, LogFn, Recorder, TrainResult, seed_all
-from studyforge.experiments.policy_gradient.envs import env_spec, make_vector_env
 from studyforge.experiments.policy_gradient.networks import Agent, make_agent
 from studyforge.experiments.policy_gradient.storage import RolloutCollector
+from studyforge.experiments.rl.envs import env_spec, make_vector_env
+from studyforge.experiments.rl.training import AlgoConfig, LogFn, Recorder, TrainResult
+from studyforge.tracking.context import seed_everything
 
 
 def flat_params(params: list[nn.Parameter]) -> torch.Tensor:
@@ -163,7 +164,7 @@ def train_trust_region(name: str, policy_step: PolicyStep, env_id: str, cfg: Tru
     KL it caused as "kl"), then `vf_epochs` of critic regression on the GAE returns. Diagnostics are logged
     as `<name>/<key>`."""
     started = time.perf_counter()
-    seed_all(seed)
+    seed_everything(seed)
     obs_shape, n_actions = env_spec(env_id, **(env_kwargs or {}))
     envs = make_vector_env(env_id, cfg.num_envs, **(env_kwargs or {}))
     agent = make_agent(obs_shape, n_actions, tuple(cfg.hidden)).to(device)
