@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from studyforge.experiments.config import ExperimentConfig
+from studyforge.experiments.keys import gamma_key
 from studyforge.experiments.mdp import envs as envlib
 from studyforge.experiments.mdp import tabular
 from studyforge.experiments.registry import register
@@ -28,15 +29,6 @@ ALL_ENVS = ["sb_gridworld", "frozenlake4x4", "frozenlake8x8", "cliffwalking", "w
 STEP_COST_ENVS = {"sb_gridworld", "cliffwalking", "windy_gridworld", "windy_gridworld_stochastic", "maze"}
 ALGORITHMS = ["value_iteration", "value_iteration_in_place", "policy_iteration", "policy_iteration_iterative",
               "modified_policy_iteration"]
-
-
-def gamma_key(gamma: float) -> str:
-    """A summary-key-safe name of γ: 0.99 -> 'gamma0_99', 1.0 -> 'gamma1'.
-
-    >>> gamma_key(0.99), gamma_key(1.0), gamma_key(0.9)
-    ('gamma0_99', 'gamma1', 'gamma0_9')
-    """
-    return "gamma" + f"{gamma:g}".replace(".", "_")
 
 
 class _EnvChoice(ExperimentConfig):
