@@ -29,7 +29,6 @@ on the CPU. The format is described in `checkpoint.py`.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
@@ -47,6 +46,7 @@ from studyforge.experiments.language_modeling.data import TokenData
 from studyforge.experiments.transformer.config import TransformerConfig
 from studyforge.experiments.transformer.model import Transformer
 from studyforge.experiments.transformer.optim import build_optimizer, optimizer_class, parameter_groups
+from studyforge.experiments.transformer.precision import autocast
 from studyforge.experiments.transformer.schedule import WarmupCosine
 
 
@@ -79,12 +79,6 @@ def _rank_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 class Trainer:
@@ -142,7 +136,7 @@ class Trainer:
         start = time.perf_counter()
         x, y = self.data.step_batch(cfg.seed, self.step, cfg.batch_size, self.seq_len, self.rank, self.world)
         x, y = x.to(self.device), y.to(self.device)
-        with _autocast(self.device, cfg.precision):
+        with autocast(self.device, cfg.precision):
             out = model(x, y)
         # L = cross-entropy + Σ_MoE layers (α·L_balance + β·L_z)
         (out.loss + out.aux_loss).backward()
@@ -267,7 +261,7 @@ def evaluate_loss(model: Transformer, x: torch.Tensor, y: torch.Tensor, batch_si
     total, count = 0.0, 0
     for lo in range(0, len(x), batch_size):
         xb, yb = x[lo: lo + batch_size].to(device), y[lo: lo + batch_size].to(device)
-        with _autocast(device, precision):
+        with autocast(device, precision):
             loss = model(xb, yb).loss
         total, count = total + loss.item() * yb.numel(), count + yb.numel()
     model.train(was_training)

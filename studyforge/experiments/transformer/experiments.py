@@ -42,6 +42,7 @@ from studyforge.experiments.language_modeling.harness import (
 from studyforge.experiments.language_modeling.trainer import TrainConfig
 from studyforge.experiments.registry import register
 from studyforge.experiments.transformer.config import TransformerConfig
+from studyforge.experiments.transformer.precision import autocast
 
 CORPUS_FIELD = Field("data/tinyshakespeare.txt", description="text file to train on (characters); if missing, "
                      "an offline corpus of Python standard-library docstrings is used instead")
@@ -361,13 +362,12 @@ class ProfileConfig(ExperimentConfig):
 
 def _profile_one(model, x, y, device, precision: str, checkpointing: bool, repeats: int) -> dict[str, float]:
     from studyforge.experiments.attention.profiling import peak_memory
-    from studyforge.experiments.language_modeling.trainer import _autocast
 
     model.train()
     model.gradient_checkpointing = checkpointing
 
     def forward():
-        with _autocast(device, precision):
+        with autocast(device, precision):
             out = model(x, y)
         return out.loss + out.aux_loss
 
