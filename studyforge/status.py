@@ -11,13 +11,15 @@ Week N runs from `start_date + 7(N-1)` (a Monday) to the Sunday after.
     in review   at least one draft file exists for the week (any status)
     drafting    no drafts yet, and either the review day has come (today is on or after the week's
                 Thursday) or the work is ready: notes exist and every experiment has a completed run
+                at a preset other than `quick` (a smoke test, which `forge draft` does not draft from)
     studying    today falls inside the week, or work has started early (notes or run records exist)
     upcoming    the week has not started and nothing exists for it yet
 
 **Cells.** Notes: the files `notes/weekNN*.md`, the words the learner wrote in them (headings and the
 skeleton's comment prompts do not count) and the front matter's `status`. Experiments: planned
-experiments with a completed run / planned, the newest run's start date, and the experiments whose
-newest run failed. Posts: per planned post and edition the status of its current draft (the highest
+experiments with a completed run / planned, the newest run's start date, the experiments whose
+newest run failed, and "quick runs only": experiments whose completed runs all used the `quick`
+preset (`forge draft` refuses them without --allow-quick). Posts: per planned post and edition the status of its current draft (the highest
 `vN` file): `—` (none), `draft`, `reviewed` or `published`, with the count of unresolved grounding
 checks. A post counts as published when any edition of any version is. Anything unreadable (broken
 front matter, a corrupt run record, a draft file that names no planned post) is listed as an error in
@@ -48,6 +50,7 @@ version; renaming or removing a key bumps it.
         "state": "upcoming" | "studying" | "drafting" | "in review" | "published" | "overdue",
         "notes": {"present": bool, "files": [str], "words": int, "status": str | null, "errors": [str]},
         "experiments": {"total": int, "completed": int, "completed_ids": [str], "failed": [str],
+                        "quick_only": bool, "quick_only_ids": [str],   # completed at the quick preset only
                         "last_run": date | null, "errors": [str]},
         "posts": [{
           "slug": str, "title": str, "kind": "primary" | "connection", "published": bool,
@@ -136,7 +139,8 @@ def _week_row(ws: Workspace, plan: Curriculum, w: Week, today: dt.date) -> dict[
         "errors": notes["errors"] + experiments["errors"] + draft_errors,
     }
     row["state"] = week_state(plan, w, today, notes_present=notes["present"], runs=experiments["runs"],
-                              all_completed=experiments["completed"] == experiments["total"],
+                              all_completed=experiments["completed"] == experiments["total"]
+                              and not experiments["quick_only"],
                               drafts=n_drafts, all_published=bool(posts) and all(p["published"] for p in posts))
     del experiments["runs"]
     return row
@@ -177,37 +181,32 @@ def _notes_cell(ws: Workspace, week: int) -> dict[str, Any]:
 
 
 def _experiments_cell(ws: Workspace, w: Week) -> dict[str, Any]:
-    """Completed / planned, newest run, failed ones; reads run.json files directly and tolerates bad ones."""
-    from studyforge.tracking.records import read_record, week_dir
+    """Completed / planned, newest run, failed ones, quick runs only; an unreadable record is an error, not a stop."""
+    from studyforge.tracking.records import QUICK, scan_records
 
     planned = [e.id for e in w.experiments]
     cell: dict[str, Any] = {"total": len(planned), "completed": 0, "completed_ids": [], "failed": [],
-                            "last_run": None, "errors": [], "runs": 0}
-    folder = week_dir(ws.runs_dir, w.week)
-    records = []
+                            "quick_only": False, "quick_only_ids": [], "last_run": None, "errors": [], "runs": 0}
     try:
-        run_files = sorted(folder.glob("*/*/run.json")) if folder.is_dir() else []
-    except OSError as exc:
-        cell["errors"].append(f"cannot read {ws.relative(folder)}: {exc.strerror}")
-        run_files = []
-    if folder.is_dir() and not os.access(folder, os.R_OK | os.X_OK):
-        cell["errors"].append(f"cannot read {ws.relative(folder)} (check its permissions)")
-    for run_json in run_files:
-        try:
-            records.append(read_record(run_json.parent))
-        except ForgeError as exc:
-            cell["errors"].append(_relative_message(ws, str(exc)))
+        scan = scan_records(ws.runs_dir, w.week)
+    except ForgeError as exc:  # the runs folder itself cannot be read
+        cell["errors"].append(_relative_message(ws, str(exc)))
+        return cell
+    cell["errors"] += [_relative_message(ws, bad.message) for bad in scan.unreadable]
+    records = scan.records  # oldest first
     cell["runs"] = len(records)
-    records.sort(key=lambda r: r.started)
     newest: dict[str, str] = {}
-    completed = set()
+    completed: dict[str, set[bool]] = {}  # experiment -> {is quick} over its completed runs
     for r in records:
         newest[r.experiment] = r.status
         if r.status == "completed":
-            completed.add(r.experiment)
+            completed.setdefault(r.experiment, set()).add(r.preset == QUICK)
     cell["completed_ids"] = [e for e in planned if e in completed]
     cell["completed"] = len(cell["completed_ids"])
     cell["failed"] = [e for e in planned if newest.get(e) == "failed"]
+    # what `forge draft` refuses without --allow-quick: an experiment whose completed runs are all smoke tests
+    cell["quick_only_ids"] = [e for e in cell["completed_ids"] if completed[e] == {True}]
+    cell["quick_only"] = bool(cell["quick_only_ids"])
     if records:
         cell["last_run"] = max(r.started for r in records).date().isoformat()
     return cell
@@ -306,6 +305,10 @@ def _calendar(plan: Curriculum, rows: list[dict[str, Any]], today: dt.date) -> d
                     f"`forge publish week{n} --format hugo --out SITE`")
         elif cells:
             tail = "nothing left to review"
+        elif not row["experiments"]["completed"]:
+            tail = f"no drafts yet — no completed runs to draft from: `forge run week{n}`"
+        elif row["experiments"]["quick_only"]:
+            tail = f"no drafts yet — quick runs only: `forge run week{n}` (default preset), then draft"
         else:
             tail = f"no drafts yet — `forge draft week{n}`"
         activity, due = "review", f"{day}: review week {n} drafts — {tail}"
@@ -390,6 +393,9 @@ def _experiments_text(e: dict[str, Any]) -> str:
     text = f"{e['completed']}/{e['total']} completed"
     text = f"[{colour}]{text}[/]" if colour else text
     text += f"\nlast run {e['last_run']}" if e["last_run"] else ""
+    if e.get("quick_only"):
+        every = e["quick_only_ids"] == e["completed_ids"]
+        text += "\n[yellow]quick runs only" + ("" if every else ": " + escape(", ".join(e["quick_only_ids"]))) + "[/]"
     if e["failed"]:
         text += "\n[red]failed: " + escape(", ".join(e["failed"])) + "[/]"
     for error in e["errors"]:

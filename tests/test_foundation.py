@@ -246,11 +246,11 @@ def test_unknown_key_in_curriculum(mini_workspace):
     assert "curriculum.yaml:14: weeks[0].colour: unknown key 'colour'" in result.output
 
 
-def test_unreadable_runs_folder_is_one_line(fakes):
+def test_an_unreadable_run_record_is_an_error_row(fakes):
     (fakes.runs_dir / "week01" / "fake.ok" / "broken").mkdir(parents=True)
     (fakes.runs_dir / "week01" / "fake.ok" / "broken" / "run.json").write_text("{not json")
-    result = runner.invoke(app, ["runs"])
-    assert result.exit_code == 2 and "not valid JSON" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["runs"])  # one bad record blocks nothing (test_learner_runs has the rest)
+    assert result.exit_code == 0 and "not valid JSON" in result.output and "Traceback" not in result.output
 
 
 def test_week_ids_in_every_form():

@@ -71,9 +71,10 @@ def _draft(ws: Workspace, week: int, post: str, edition: str, body: str = "Some 
     return write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body)
 
 
-def _run(ws: Workspace, week: int, experiment: str, status: str, started: dt.datetime) -> None:
+def _run(ws: Workspace, week: int, experiment: str, status: str, started: dt.datetime,
+         preset: str = "default") -> None:
     run_id = f"{started:%Y%m%d-%H%M%S}-s0-abcd"
-    RunRecord(run_id=run_id, experiment=experiment, week=week, preset="quick", seeds=[0], config={},
+    RunRecord(run_id=run_id, experiment=experiment, week=week, preset=preset, seeds=[0], config={},
               status=status, started=started).save(ws.runs_dir / f"week{week:02d}" / experiment / run_id)
 
 
@@ -134,7 +135,8 @@ def test_status_covers_every_state(dashboard):
     week4 = data["weeks"][3]
     assert (week4["start"], week4["end"]) == ("2026-12-21", "2026-12-27")
     assert week4["experiments"] == {"total": 2, "completed": 2, "completed_ids": ["w4.first", "w4.second"],
-                                        "failed": ["w4.second"], "last_run": "2026-12-23", "errors": []}
+                                        "failed": ["w4.second"], "quick_only": False, "quick_only_ids": [],
+                                        "last_run": "2026-12-23", "errors": []}
     assert week4["notes"]["words"] == 4 and week4["notes"]["status"] == "in progress"
     a, b = week4["posts"]
     assert {"status": "draft", "unresolved": 2, "version": 1}.items() <= a["editions"]["scientist"].items()

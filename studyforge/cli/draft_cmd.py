@@ -28,6 +28,8 @@ def draft(
                                                         "version beside it)")] = False,
     allow_missing_results: Annotated[bool, typer.Option("--allow-missing-results",
                                                         help="draft even if the week has no completed runs")] = False,
+    allow_quick: Annotated[bool, typer.Option("--allow-quick", help="draft from quick-preset (smoke-test) runs when "
+                                              "an experiment has no other (recorded in the front matter)")] = False,
     batch: Annotated[bool, typer.Option("--batch", help="send every draft through the Message Batches API (half "
                                                         "price, may take hours; run again to resume waiting)")] = False,
 ) -> None:
@@ -39,4 +41,4 @@ def draft(
     number = parse_week(week, ws.curriculum)
     run_draft(ws, DraftOptions(week=number, post=post, edition=edition, backend=backend, model=model,
                                dry_run=dry_run, show_prompt=show_prompt, force=force,
-                               allow_missing_results=allow_missing_results, batch=batch))
+                               allow_missing_results=allow_missing_results, allow_quick=allow_quick, batch=batch))

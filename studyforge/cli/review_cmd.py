@@ -60,6 +60,9 @@ def _show(ws, r) -> None:
               f"{'edited by you' if d.edited else 'unedited'})[/]")
     for path in r.older:
         out.print(f"[dim]older version kept beside it: {escape(ws.relative(path))}[/]")
+    if meta.quick_runs:
+        out.print(f"[yellow]drafted with --allow-quick from quick-preset (smoke-test) runs: "
+                  f"{escape(', '.join(meta.quick_runs))}[/]", soft_wrap=True)
     checks = meta.checks
     unresolved = checks.unresolved
     colour = "red" if unresolved else "green"

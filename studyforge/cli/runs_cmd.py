@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from studyforge.cli import state
@@ -18,32 +20,54 @@ def register(app: typer.Typer) -> None:
 
 
 def runs(week: OptionalWeekArg = None, json_: JsonOpt = False) -> None:
-    """List run records (newest last), with status, seeds, headline and path."""
+    """List run records (newest last), with status, seeds, headline and path; unreadable ones as error rows."""
     from studyforge.curriculum import parse_week
     from studyforge.display import fmt
-    from studyforge.tracking.records import list_records
+    from studyforge.errors import ForgeError
+    from studyforge.tracking.records import scan_records
     from studyforge.tracking.stats import flatten
 
     ws = state.workspace()
     number = parse_week(week, ws.curriculum) if week else None
-    records = list_records(ws.runs_dir, number)
+    scan = scan_records(ws.runs_dir, number)
+    relative = lambda message: message.replace(str(ws.root) + os.sep, "")  # noqa: E731
+    summaries: list[tuple[dict, dict, str | None]] = []
+    for r in scan.records:  # a summary cut short marks its row, it does not stop the listing
+        try:
+            summaries.append((r.summary(), r.stats(), None))
+        except ForgeError as exc:
+            summaries.append(({}, {}, relative(str(exc))))
+    bad = [{"week": u.week, "experiment": u.experiment, "run_id": u.run_id, "status": "unreadable",
+            "path": ws.relative(u.folder), "error": relative(u.message)} for u in scan.unreadable]
     if json_:
-        out.json([{**r.model_dump(mode="json"), "path": ws.relative(r.path), "summary": r.summary()}
-                  for r in records])
+        out.json([{**r.model_dump(mode="json"), "path": ws.relative(r.path), "summary": summary,
+                   **({"summary_error": error} if error else {})}
+                  for r, (summary, _, error) in zip(scan.records, summaries, strict=True)] + bad)
         return
-    if not records:
+    if not scan.records and not bad:
         out.print("No runs yet" + (f" for week {number}" if number else "") + ": try `forge run week1`.")
         return
     table = Table(title="Runs")
     for col in ("week", "experiment", "run id", "status", "preset", "seeds", "headline", "started", "time"):
         table.add_column(col)
-    for r in records:
-        value = flatten(r.summary()).get(r.headline) if r.headline else None
+    for r, (summary, stats, error) in zip(scan.records, summaries, strict=True):
+        value = flatten(summary).get(r.headline) if r.headline else None
         colour = {"completed": "green", "failed": "red"}.get(r.status, "yellow")
+        headline = f"[red]{escape(_short(error))}[/]" if error else fmt(value, stats.get(r.headline or ""))
         table.add_row(str(r.week), r.experiment, r.run_id, f"[{colour}]{r.status}[/]", r.preset,
-                      ",".join(map(str, r.seeds)), fmt(value, r.stats().get(r.headline or "")),
+                      ",".join(map(str, r.seeds)), headline,
                       f"{r.started:%Y-%m-%d %H:%M}", f"{r.duration_s:.1f}s" if r.duration_s else "—")
+    for row in bad:
+        table.add_row(str(row["week"] or "—"), row["experiment"] or "—", row["run_id"] or "—", "[red]unreadable[/]",
+                      "—", "—", f"[red]{escape(_short(row['error']))}[/]", "—", "—")
     out.print(table)
+    for row in bad:  # in full, whatever the terminal's width did to the row
+        out.warn(f"unreadable run record: {escape(row['error'])}")
+
+
+def _short(error: str) -> str:
+    """What and where (the warning below the table adds the hint after ' — ')."""
+    return error.split(" — ")[0]
 
 
 def pull(
@@ -54,7 +78,7 @@ def pull(
     from studyforge.curriculum import parse_week
     from studyforge.tracking.pull import pull as do_pull
 
-    ws = state.workspace()
+    ws = state.workspace(writes=True)
     number = parse_week(week, ws.curriculum)
     created, skipped = do_pull(ws.runs_dir, number, wandb)
     for r in created:

@@ -30,13 +30,17 @@ def sample(
 ) -> None:
     """Generate text from a language-model run's checkpoint (greedy, temperature, top-k, top-p)."""
     from studyforge.experiments.language_modeling.sampling import sample_run
+    from studyforge.tracking.records import QUICK
 
     out.json_mode = json_
     ws = state.workspace()
     result = sample_run(ws.runs_dir, run_id, prompt, max_new_tokens, temperature, top_k, top_p, seed, checkpoint)
     if json_:
         out.json({"run_id": result.run_id, "experiment": result.experiment, "checkpoint": ws.relative(result.checkpoint),
-                  "prompt": result.prompt, "text": result.text})
+                  "preset": result.preset, "prompt": result.prompt, "text": result.text})
         return
     out.print(f"[dim]{result.experiment} · {result.run_id} · {ws.relative(result.checkpoint)}[/]")
+    if result.preset == QUICK:
+        out.warn("this checkpoint is from a quick-preset run (a smoke test of a few steps): expect noise, not text; "
+                 "a default-preset run trains the real model")
     out.print(result.text, markup=False, highlight=False)

@@ -8,16 +8,23 @@ share one context, and one prompt cache):
 - from the latest completed run of each of the week's experiments: the facts (facts.py), the tables
   (CSV, the first rows) and the figures with their captions — each figure with the relative link it will
   have once copied next to the drafts (`figures/<run id>/<name>.png`, immutable: a run id never changes);
-- the posts of earlier weeks that this week's posts build on: title, slug, link and a short summary,
-  taken from an existing draft's first paragraph when there is one, else from the curriculum.
+- the posts of earlier weeks that this week's posts build on: title, slug, a short summary (taken from an
+  existing draft's first paragraph when there is one, else from the curriculum) and, per edition, a link
+  to its draft file — only where that file exists: a post not drafted yet is named, never linked.
 
-No completed run is a ForgeError unless `allow_missing` (then the context says there are no results).
+Which run: the newest completed one at a preset other than `quick` (a smoke test: its numbers say the code
+runs, not what a method achieves). A record that cannot be read (or whose summary cannot) is skipped with
+a warning (`DraftContext.warnings`) and the next older one is used. Refused with a ForgeError: a week where
+an experiment has quick runs only, unless `allow_quick` (then those runs are used and listed in
+`quick_runs`, which the drafts' front matter records); a week with no completed run, unless
+`allow_missing` (then the context says there are no results).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +32,7 @@ from pathlib import Path
 from studyforge.curriculum import Curriculum, Paper, Topic, Week
 from studyforge.drafting.facts import Fact, facts_of_record
 from studyforge.errors import ForgeError
-from studyforge.tracking.records import RunRecord, latest_completed
+from studyforge.tracking.records import QUICK, RunRecord, scan_records
 from studyforge.workspace import Workspace
 
 # Rows of a table shown in the prompt (the whole CSV stays in the run record).
@@ -74,9 +81,11 @@ class EarlierPost:
     title: str
     summary: str
     summary_from: str  # "draft <path>" or "curriculum"
+    links: dict[str, str] = field(default_factory=dict)  # edition -> its draft, relative to this week's drafts
 
-    def link(self, edition: str) -> str:
-        return f"../week{self.week:02d}/{self.slug}.{edition}.md"
+    def link(self, edition: str) -> str | None:
+        """`../week01/<slug>.<edition>.md` when that draft exists, else None (name the post, do not link it)."""
+        return self.links.get(edition)
 
 
 @dataclass
@@ -86,6 +95,8 @@ class DraftContext:
     notes: list[Note] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # experiments without a completed run
+    quick_only: list[str] = field(default_factory=list)  # experiments whose completed runs are all `quick`
+    warnings: list[str] = field(default_factory=list)  # records skipped, quick runs used: for the user
     facts: list[Fact] = field(default_factory=list)
     tables: list[TableRef] = field(default_factory=list)
     figures: list[FigureRef] = field(default_factory=list)
@@ -94,6 +105,11 @@ class DraftContext:
     @property
     def source_runs(self) -> list[str]:
         return [r.run_id for r in self.runs]
+
+    @property
+    def quick_runs(self) -> list[str]:
+        """The quick-preset runs drafted from (only with `allow_quick`)."""
+        return [r.run_id for r in self.runs if r.preset == QUICK]
 
     @property
     def notes_hash(self) -> str | None:
@@ -120,21 +136,46 @@ class DraftContext:
         return [f for f in self.facts if f.experiment == experiment]
 
 
-def gather(ws: Workspace, week: int, *, allow_missing: bool = False) -> DraftContext:
+def gather(ws: Workspace, week: int, *, allow_missing: bool = False, allow_quick: bool = False) -> DraftContext:
     """The context of every post of `week` (see the module docstring)."""
     plan = ws.curriculum
     w = plan.week(week)
     ctx = DraftContext(curriculum=plan, week=w, notes=read_week_notes(ws, week))
-    latest = latest_completed(ws.runs_dir, week)
+    scan = scan_records(ws.runs_dir, week)
+    for bad in scan.unreadable:
+        what, _, hint = _relative_message(ws, bad.message).partition(" — ")
+        ctx.warnings.append(f"{what}: skipped, the drafts use the newest readable completed run instead"
+                            + (f" ({hint})" if hint else ""))
     for exp in w.experiments:
-        record = latest.get(exp.id)
-        if record is None:
+        completed = [r for r in scan.records if r.experiment == exp.id and r.status == "completed"]
+        candidates = [r for r in completed if r.preset != QUICK]
+        if completed and not candidates:
+            ctx.quick_only.append(exp.id)
+            candidates = completed if allow_quick else []
+        for record in reversed(candidates):  # newest first
+            try:
+                facts = facts_of_record(record, week)
+            except ForgeError as exc:  # a summary.json cut short: as if the record were unreadable
+                what, _, hint = _relative_message(ws, str(exc)).partition(" — ")
+                ctx.warnings.append(f"{what}: skipped run {record.run_id}, the drafts use an older completed run "
+                                    f"of {exp.id} if there is one" + (f" ({hint})" if hint else ""))
+                continue
+            ctx.runs.append(record)
+            ctx.facts += facts
+            ctx.tables += _tables(record, ws)
+            ctx.figures += _figures(record)
+            break
+        else:
             ctx.missing.append(exp.id)
-            continue
-        ctx.runs.append(record)
-        ctx.facts += facts_of_record(record, week)
-        ctx.tables += _tables(record, ws)
-        ctx.figures += _figures(record)
+    if ctx.quick_only and not allow_quick:
+        raise ForgeError(f"week {week} has only quick-preset runs of {', '.join(ctx.quick_only)}: smoke tests, "
+                         "not results to write about",
+                         hint=f"run `forge run week{week}` (default preset) first, or draft from them anyway with "
+                              "--allow-quick")
+    if ctx.quick_runs:
+        ctx.warnings.append(f"drafting from quick-preset runs ({', '.join(ctx.quick_runs)}) of "
+                            f"{', '.join(ctx.quick_only)} because of --allow-quick: smoke-test numbers; the drafts' "
+                            "front matter records it")
     if not ctx.runs and not allow_missing:
         ids = ", ".join(e.id for e in w.experiments) or "none listed"
         raise ForgeError(f"week {week} has no completed runs to draft from (experiments: {ids})",
@@ -142,6 +183,11 @@ def gather(ws: Workspace, week: int, *, allow_missing: bool = False) -> DraftCon
                               "without measured numbers")
     ctx.earlier = _earlier_posts(ws, plan, w)
     return ctx
+
+
+def _relative_message(ws: Workspace, message: str) -> str:
+    """Messages name files relative to the workspace, as the user sees them."""
+    return message.replace(str(ws.root) + os.sep, "")
 
 
 def read_week_notes(ws: Workspace, week: int) -> list[Note]:
@@ -197,8 +243,25 @@ def _earlier_posts(ws: Workspace, plan: Curriculum, w: Week) -> list[EarlierPost
             summary, source = _summary_from_draft(ws, number, post.slug)
             if summary is None:
                 summary, source = _first_sentences(post.notes_for_agent, 2), "curriculum"
-            out.append(EarlierPost(number, earlier.title, post.slug, post.display_title, summary, source))
+            out.append(EarlierPost(number, earlier.title, post.slug, post.display_title, summary, source,
+                                   _draft_links(ws, number, post.slug, [e.id for e in plan.editions])))
     return out
+
+
+def _draft_links(ws: Workspace, week: int, slug: str, editions: list[str]) -> dict[str, str]:
+    """Per edition, the link from a drafts/weekNN/ folder to the post's draft: `<slug>.<edition>.md`, else
+    its highest `.vN.md`; editions with no draft file get no link."""
+    folder = ws.drafts_dir / f"week{week:02d}"
+    links = {}
+    for edition in editions:
+        versioned = re.compile(rf"{re.escape(slug)}\.{re.escape(edition)}\.v(\d+)\.md")
+        versions = sorted((int(m[1]), p) for p in folder.glob(f"{slug}.{edition}.v*.md")
+                          if (m := versioned.fullmatch(p.name)) and p.is_file())
+        plain = folder / f"{slug}.{edition}.md"
+        found = plain if plain.is_file() else versions[-1][1] if versions else None
+        if found is not None:
+            links[edition] = f"../{folder.name}/{found.name}"
+    return links
 
 
 def _summary_from_draft(ws: Workspace, week: int, slug: str) -> tuple[str | None, str]:

@@ -67,6 +67,8 @@ class DraftMeta(BaseModel):
     backend: Literal["anthropic", "offline", "fake"] = "offline"
     model: str | None = None
     source_runs: list[str] = Field(default_factory=list, description="run ids whose facts the draft used")
+    allow_quick: bool | None = Field(default=None, description="drafted with --allow-quick (None: not needed)")
+    quick_runs: list[str] | None = Field(default=None, description="the quick-preset (smoke-test) runs among them")
     notes_hash: str | None = None
     prompt_hash: str | None = None
     body_hash: str = Field(description="sha256 of the body as forge wrote it")

@@ -61,6 +61,7 @@ class DraftOptions:
     show_prompt: bool = False
     force: bool = False
     allow_missing_results: bool = False
+    allow_quick: bool = False
     batch: bool = False
 
 
@@ -163,7 +164,7 @@ def plan_drafts(ws: Workspace, opts: DraftOptions) -> Planned:
     model = resolve_model(ws, opts.model) if backend == "anthropic" or opts.model or opts.dry_run else None
     if backend == "anthropic" and model and not _sdk_knows(model):
         out.warn(f"{model!r} is not a model id the installed anthropic SDK lists; sending it anyway")
-    ctx = gather(ws, opts.week, allow_missing=opts.allow_missing_results)
+    ctx = gather(ws, opts.week, allow_missing=opts.allow_missing_results, allow_quick=opts.allow_quick)
     builder = PromptBuilder(ws, ctx)
     jobs = []
     for post, edition in pairs:
@@ -171,7 +172,7 @@ def plan_drafts(ws: Workspace, opts: DraftOptions) -> Planned:
         request = LLMRequest(model or "offline", plan.drafting.max_tokens, prompt.system, prompt.messages,
                              week=opts.week, post=post.slug, edition=edition.id, skeleton=prompt.skeleton)
         jobs.append(Job(prompt, request))
-    notices = [notice] if notice else []
+    notices = ([notice] if notice else []) + ctx.warnings
     if ctx.missing and ctx.runs:
         notices.append(f"no completed run of {', '.join(ctx.missing)}: its results are left out of the drafts")
     if not ctx.runs:
@@ -255,6 +256,7 @@ def finish(ws: Workspace, planned: Planned, job: Job, response: LLMResponse, bac
         created=dt.datetime.now().astimezone().replace(microsecond=0), backend=backend, model=model,
         source_runs=planned.ctx.source_runs, notes_hash=planned.ctx.notes_hash, prompt_hash=job.request.hash,
         body_hash="", usage=usage, cost_usd=round(cost, 6) if cost is not None else None, checks=checks,
+        allow_quick=True if planned.ctx.quick_runs else None, quick_runs=planned.ctx.quick_runs or None,
     )
     _place_checks(meta, checks, body)
     intended = draft_path(ws.drafts_dir, meta.week, meta.post, meta.edition)

@@ -8,7 +8,12 @@
         figures/*.png   tables/*.csv   checkpoints/*.pt
 
 Every JSON file is written atomically. Readers never import experiment code: drafting and status
-read records only.
+read records only. A record that cannot be read (a `run.json` cut short by a crash, or edited by hand)
+blocks nothing: `scan_records` returns it beside the valid ones, for `forge runs` to show as an error
+row, `forge draft` as a warning and `forge status` in its week.
+
+A `quick` run is a smoke test (it checks that the code runs; its numbers are not results): drafting
+reads the newest completed run at another preset (`newest_completed(..., quick=False)`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import secrets
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +38,9 @@ from studyforge.errors import ForgeError
 from studyforge.tracking.io import write_json_atomic
 
 Status = Literal["running", "completed", "failed", "interrupted"]
+
+# The smoke-test preset: seconds of training, numbers that say the code runs, not what a method achieves.
+QUICK = "quick"
 
 
 class Artifact(BaseModel):
@@ -47,6 +57,9 @@ class WandbInfo(BaseModel):
     run_ids: list[str] = Field(default_factory=list)
     urls: list[str] = Field(default_factory=list)
     dirs: list[str] = Field(default_factory=list, description="offline run folders, for `wandb sync`")
+    synced: bool = Field(True, description="False when a W&B call failed during the run: the local record is "
+                         "complete, the W&B run (online, or offline to sync) lacks part of it")
+    error: str | None = Field(None, description="the first W&B failure (which call, the exception), when not synced")
 
 
 class RunRecord(BaseModel):
@@ -128,32 +141,78 @@ def read_record(folder: Path) -> RunRecord:
     return record
 
 
-def list_records(runs_dir: Path, week: int | None = None, experiment: str | None = None) -> list[RunRecord]:
-    """All records (oldest first), optionally of one week / experiment; unreadable ones raise ForgeError."""
+@dataclass(frozen=True)
+class Unreadable:
+    """A run folder (or a folder of runs) whose record cannot be read, and why."""
+
+    folder: Path
+    message: str  # the ForgeError's text: what, where (file and line) and what to do
+    week: int | None = None
+    experiment: str | None = None
+    run_id: str | None = None  # None when a whole folder of runs could not be listed
+
+
+@dataclass
+class RecordScan:
+    records: list[RunRecord] = field(default_factory=list)  # oldest first
+    unreadable: list[Unreadable] = field(default_factory=list)  # in folder order
+
+
+def scan_records(runs_dir: Path, week: int | None = None, experiment: str | None = None) -> RecordScan:
+    """Every record (oldest first), optionally of one week / experiment, and apart every one that cannot be read.
+
+    Only an unreadable runs folder itself is a ForgeError: nothing under it could be listed.
+    """
+    scan = RecordScan()
     if not runs_dir.exists():
-        return []
+        return scan
     if not os.access(runs_dir, os.R_OK | os.X_OK):
         raise ForgeError(f"cannot read the runs folder {runs_dir}", hint="check its permissions")
     weeks = [week_dir(runs_dir, week)] if week is not None else sorted(runs_dir.glob("week[0-9][0-9]"))
-    out = []
     for wdir in weeks:
-        if not wdir.is_dir():
-            continue
-        for exp_dir in sorted(p for p in wdir.iterdir() if p.is_dir()):
+        number = int(wdir.name[4:])
+        for exp_dir in _subfolders(wdir, scan, number):
             if experiment and exp_dir.name != experiment:
                 continue
-            for run_dir in sorted(p for p in exp_dir.iterdir() if (p / "run.json").exists()):
-                out.append(read_record(run_dir))
-    return sorted(out, key=lambda r: r.started)
+            for run_dir in _subfolders(exp_dir, scan, number, exp_dir.name):
+                if not (run_dir / "run.json").exists():
+                    continue
+                try:
+                    scan.records.append(read_record(run_dir))
+                except ForgeError as exc:
+                    scan.unreadable.append(Unreadable(run_dir, str(exc), number, exp_dir.name, run_dir.name))
+    scan.records.sort(key=lambda r: r.started)
+    return scan
 
 
-def latest_completed(runs_dir: Path, week: int) -> dict[str, RunRecord]:
-    """The newest completed record of each of `week`'s experiments."""
+def _subfolders(folder: Path, scan: RecordScan, week: int, experiment: str | None = None) -> list[Path]:
+    """The folders inside `folder`, sorted; one that cannot be listed is recorded as unreadable instead."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    except OSError as exc:
+        scan.unreadable.append(Unreadable(folder, f"cannot read {folder}: {exc.strerror} — check its permissions",
+                                          week, experiment))
+        return []
+
+
+def list_records(runs_dir: Path, week: int | None = None, experiment: str | None = None) -> list[RunRecord]:
+    """The readable records (oldest first), optionally of one week / experiment (`scan_records` has the rest)."""
+    return scan_records(runs_dir, week, experiment).records
+
+
+def newest_completed(records: Iterable[RunRecord], *, quick: bool = True) -> dict[str, RunRecord]:
+    """The newest completed record of each experiment among `records` (oldest first); `quick=False` skips
+    the quick-preset runs."""
     latest: dict[str, RunRecord] = {}
-    for record in list_records(runs_dir, week):
-        if record.status == "completed":
-            latest[record.experiment] = record  # list is oldest first
+    for record in records:
+        if record.status == "completed" and (quick or record.preset != QUICK):
+            latest[record.experiment] = record
     return latest
+
+
+def latest_completed(runs_dir: Path, week: int, *, quick: bool = True) -> dict[str, RunRecord]:
+    """The newest completed record of each of `week`'s experiments (readable ones; see `newest_completed`)."""
+    return newest_completed(list_records(runs_dir, week), quick=quick)
 
 
 def _read_json(path: Path, default: Any = None) -> Any:
@@ -165,8 +224,12 @@ def _read_json(path: Path, default: Any = None) -> Any:
         raise ForgeError(f"{path} is missing", hint="the run folder is incomplete; delete it or re-run") from None
     except PermissionError:
         raise ForgeError(f"cannot read {path}", hint="check its permissions") from None
+    except OSError as exc:
+        raise ForgeError(f"cannot read {path}: {exc.strerror}", hint="restore or delete it") from None
     except json.JSONDecodeError as exc:
         raise ForgeError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})", hint="restore or delete the file") from None
+    except UnicodeDecodeError:
+        raise ForgeError(f"{path}: not valid JSON (not UTF-8 text)", hint="restore or delete the file") from None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,18 +16,26 @@ class Sample:
     experiment: str
     checkpoint: Path
     new_tokens: int
+    preset: str = "default"  # the run's preset: a `quick` run's model has barely trained
 
 
 def find_run(runs_dir: Path, run_id: str):
-    """The run record whose id is `run_id` (or starts with it, if that is unambiguous)."""
-    from studyforge.tracking.records import list_records
+    """The run record whose id is `run_id` (or starts with it, if that is unambiguous).
 
-    records = list_records(runs_dir)
+    Unreadable records elsewhere are skipped; when the one asked for is unreadable, the error says why.
+    """
+    from studyforge.tracking.records import scan_records
+
+    scan = scan_records(runs_dir)
+    records = scan.records
     exact = [r for r in records if r.run_id == run_id]
     matches = exact or [r for r in records if r.run_id.startswith(run_id)]
     if len(matches) == 1:
         return matches[0]
     if not matches:
+        for bad in scan.unreadable:
+            if bad.run_id and bad.run_id.startswith(run_id):
+                raise ForgeError(bad.message.split(" — ")[0], hint="restore or delete that run folder")
         raise ForgeError(f"no run with id {run_id!r} under {runs_dir}", hint="`forge runs` lists the run ids")
     raise ForgeError(f"run id {run_id!r} is ambiguous: {', '.join(r.run_id for r in matches)}",
                      hint="give more of the id")
@@ -72,4 +80,5 @@ def sample_run(runs_dir: Path, run_id: str, prompt: str, max_new_tokens: int = 2
                          "0 < top-p ≤ 1")
     generator = torch.Generator(device=device).manual_seed(seed)
     out = generate(model, torch.tensor([ids], device=device), max_new_tokens, temperature, top_k, top_p, generator)
-    return Sample(tokenizer.decode(out[0].tolist()), prompt, record.run_id, record.experiment, path, max_new_tokens)
+    return Sample(tokenizer.decode(out[0].tolist()), prompt, record.run_id, record.experiment, path, max_new_tokens,
+                  record.preset)
