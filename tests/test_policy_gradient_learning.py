@@ -58,17 +58,32 @@ def test_beats_random_policy(name, overrides, steps, env, random_return):
     assert sampled.mean > 2.7 * random_return, (sampled.mean, random_return)
 
 
+def _differing_parameters(x: torch.nn.Module, y: torch.nn.Module) -> list[str]:
+    """Names of the tensors of two agents that are not equal bit for bit."""
+    sx, sy = x.state_dict(), y.state_dict()
+    assert sx.keys() == sy.keys()
+    return [name for name in sx if not torch.equal(sx[name], sy[name])]
+
+
 def test_training_is_deterministic_given_the_seed():
+    """PPO with the benchmark's settings, trained twice with one seed on one machine, ends with the same
+    parameters bit for bit; another seed ends elsewhere in every tensor (so the comparison can fail). Across
+    kinds of CPU the same seed does not reproduce (torch picks its kernels by instruction set), which is why
+    `benchmarks/bench_policy_gradient.py` claims a share of seeds rather than each seed."""
     from studyforge.experiments.policy_gradient import ppo
 
-    cfg = ppo.PPOConfig(update_epochs=2)
-    a = ppo.train("CartPole-v1", cfg, total_steps=2_048, seed=5)
-    b = ppo.train("CartPole-v1", cfg, total_steps=2_048, seed=5)
-    c = ppo.train("CartPole-v1", cfg, total_steps=2_048, seed=6)
+    cfg = ppo.PPOConfig()
+    a = ppo.train("CartPole-v1", cfg, total_steps=4_096, seed=5)
+    b = ppo.train("CartPole-v1", cfg, total_steps=4_096, seed=5)
+    c = ppo.train("CartPole-v1", cfg, total_steps=4_096, seed=6)
     assert a.episode_returns.tolist() == b.episode_returns.tolist()
-    assert all(torch.equal(x, y) for x, y in zip(a.agent.state_dict().values(), b.agent.state_dict().values(),
-                                                 strict=True))
+    assert _differing_parameters(a.agent, b.agent) == []
+    # the comparison sees one ulp: the smallest change a different float path would make
+    name, tensor = next(iter(b.agent.state_dict().items()))
+    tensor.view(-1)[0] = torch.nextafter(tensor.view(-1)[0], torch.tensor(float("inf")))
+    assert _differing_parameters(a.agent, b.agent) == [name]
     assert a.episode_returns.tolist() != c.episode_returns.tolist()
+    assert _differing_parameters(a.agent, c.agent) == list(a.agent.state_dict())
 
 
 def test_vtrace_without_lag_is_exactly_the_uncorrected_learner():
