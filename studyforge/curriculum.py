@@ -1,18 +1,31 @@
 """The study plan as data: the pydantic schema of `curriculum.yaml` and its loader.
 
-Every validation error is located to `file:line` and names the field, so a typo in the plan reads
-like `curriculum.yaml:212: weeks[3].posts[0].kind: 'primery' is not one of primary, connection`.
+The loader reports every problem, each located to its own `file:line` and naming the field, so a plan with
+two typos reads
+
+    curriculum.yaml:212: weeks[3].posts[0].kind: Input should be 'primary' or 'connection'
+    curriculum.yaml:230: weeks[4].tittle: unknown key 'tittle' (did you mean 'title'? it is required)
+
+Three layers, all located: YAML syntax (where an unclosed quote or bracket *opens*, not where the parser
+gave up), the schema (pydantic, one problem per error, unknown keys named with the closest valid key), and
+the rules across entries (weeks numbered 1…n, phases that exist, earlier weeks in `builds_on`, unique ids)
+at the offending entry. A caller that knows the registered studies passes them (`studies`), and an
+experiment id that no study registers, in a week whose topic is implemented, is a problem too; this module
+never imports the registry itself (it imports torch), so only `forge validate` and `forge run` pay for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from studyforge.errors import ForgeError
 
@@ -81,14 +94,6 @@ class Week(_Strict):
     def slug(self) -> str:
         return f"week{self.week:02d}"
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Week:
-        for what, ids in (("experiment id", [e.id for e in self.experiments]), ("post slug", [p.slug for p in self.posts])):
-            dupes = sorted({i for i in ids if ids.count(i) > 1})
-            if dupes:
-                raise ValueError(f"duplicate {what}(s) {dupes} in week {self.week}")
-        return self
-
 
 class Phase(_Strict):
     id: int
@@ -147,24 +152,8 @@ class Curriculum(_Strict):
     phases: list[Phase]
     weeks: list[Week]
     frontier_topics: list[FrontierTheme] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Curriculum:
-        numbers = [w.week for w in self.weeks]
-        if numbers != list(range(1, len(numbers) + 1)):
-            raise ValueError(f"weeks must be numbered 1..{len(numbers)} in order, got {numbers}")
-        phase_ids = {p.id for p in self.phases}
-        for w in self.weeks:
-            if w.phase not in phase_ids:
-                raise ValueError(f"week {w.week} names phase {w.phase}, which is not in phases")
-            for earlier in (b for p in w.posts for b in p.builds_on):
-                if not 1 <= earlier < w.week:
-                    raise ValueError(f"week {w.week}: builds_on {earlier} is not an earlier week")
-        ids = [e.id for w in self.weeks for e in w.experiments]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"experiment ids must be unique across weeks: {dupes}")
-        return self
+    # The rules across entries (weeks 1…n in order, phases that exist, unique ids, earlier weeks in
+    # builds_on) are checked by `curriculum_problems` on the located YAML, so each is reported at its entry.
 
     def week(self, number: int) -> Week:
         for w in self.weeks:
@@ -198,50 +187,306 @@ def parse_week(text: str | int, curriculum: Curriculum | None = None) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Loading with line numbers.
+# Loading: every problem, each at its own line.
 
 
-def load_curriculum(path: Path) -> Curriculum:
-    """Read and validate `path`; every problem is a ForgeError located to `file:line`."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a file, located: `str(problem)` is `file:line: message`."""
+
+    where: str  # file:line
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class CurriculumError(ForgeError):
+    """A curriculum.yaml with problems: `problems` has every one; the message lists the first few."""
+
+    SHOWN = 5
+
+    def __init__(self, problems: list[Problem], filename: str):
+        self.problems = problems
+        if len(problems) == 1:
+            message = str(problems[0])
+        else:
+            shown = [str(p) for p in problems[: self.SHOWN]]
+            rest = len(problems) - len(shown)
+            more = [f"… and {rest} more (`forge validate` lists them all)"] if rest else []
+            message = "\n  ".join([f"{filename} has {len(problems)} problems", *shown, *more])
+        super().__init__(message, hint="fix curriculum.yaml and run `forge validate`")
+
+
+def load_curriculum(path: Path, studies: Mapping[str, int] | None = None) -> Curriculum:
+    """Read and validate `path`; any problem raises one CurriculumError listing them, each at `file:line`.
+
+    `studies` (registered id -> week) adds the cross-check of experiment ids against the registry.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ForgeError(f"cannot read {path}: {exc.strerror}", hint="run forge from your workspace or `forge init`") from None
-    return parse_curriculum(text, str(path))
+    return parse_curriculum(text, str(path), studies)
 
 
-def parse_curriculum(text: str, filename: str = "curriculum.yaml") -> Curriculum:
+def parse_curriculum(text: str, filename: str = "curriculum.yaml", studies: Mapping[str, int] | None = None) -> Curriculum:
+    plan, problems = curriculum_problems(text, filename, studies)
+    if problems:
+        raise CurriculumError(problems, filename)
+    assert plan is not None
+    return plan
+
+
+def curriculum_problems(text: str, filename: str = "curriculum.yaml",
+                        studies: Mapping[str, int] | None = None) -> tuple[Curriculum | None, list[Problem]]:
+    """(the plan, or None when it has problems; every problem, in file order)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{filename}:{mark.line + 1}" if mark else filename
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ForgeError(f"{where}: YAML syntax error: {problem}", hint="fix the indentation or quoting there") from None
+        line, message = describe_yaml_error(exc, text)
+        return None, [Problem(f"{filename}:{line}", f"YAML syntax error: {message}")]
     if not isinstance(data, dict):
-        raise ForgeError(f"{filename}:1: expected a mapping of settings at the top", hint="see `forge init` for an example")
+        return None, [Problem(f"{filename}:1", "expected a mapping of settings at the top (see `forge init`)")]
+    problems: list[tuple[int, list[Any], str]] = []  # (line, loc, message)
+    plan = None
     try:
-        return Curriculum.model_validate(data)
+        plan = Curriculum.model_validate(data)
     except ValidationError as exc:
-        raise ForgeError(describe_validation_error(exc, node, filename), hint="fix curriculum.yaml and run `forge validate`") from None
+        problems += _schema_problems(exc, node)
+    problems += [(line_of(node, loc), loc, msg) for loc, msg in _rule_problems(data, node)]
+    if studies is not None:
+        problems += [(line_of(node, loc), loc, msg) for loc, msg in _registry_problems(data, studies)]
+    problems.sort(key=lambda p: p[0])  # stable: problems on one line keep their order
+    located = [Problem(f"{filename}:{line}", f"{_format_loc(loc) or '(top level)'}: {msg}") for line, loc, msg in problems]
+    return (None if located else plan), located
 
 
-def describe_validation_error(exc: ValidationError, node: Any, filename: str) -> str:
-    """The first error of `exc` as `file:line: field.path: message` (plus a count of the others)."""
-    errors = exc.errors()
-    # Unions report one error per branch; the most specific location is the most useful.
-    first = max(errors, key=lambda e: len(e["loc"]))
-    loc = [p for p in first["loc"] if not (isinstance(p, str) and (p in {"str", "Topic"} or p.startswith("function-")))]
-    line = line_of(node, loc)
-    path = _format_loc(loc)
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = f"unknown key {loc[-1]!r} (remove it or check its spelling)"
-    elif first["type"] == "missing":
-        msg = "is required but missing"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 and first["type"] != "union_tag_invalid" else ""
-    return f"{filename}:{line}: {path or '(top level)'}: {msg}{more}"
+# -- YAML syntax ---------------------------------------------------------------------------------------
+
+_OPENERS = {"while scanning a quoted scalar": "unclosed quote: the quoted text that starts here never ends",
+            "while parsing a flow sequence": "unclosed '[': the list that starts here is never closed",
+            "while parsing a flow mapping": "unclosed '{': the mapping that starts here is never closed"}
+
+
+def describe_yaml_error(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
+    """(1-based line, message) of a YAML error, at the line where the mistake is rather than where YAML gave up.
+
+    An unclosed quote or bracket is found where it opens. A quote that is closed only by the next quote in
+    the file (`title: "abc` … `arxiv: "1234"`) swallows the lines between and the parser fails lines later,
+    on what follows it: the error is placed at the quoted text that runs over several lines.
+    """
+    problem = getattr(exc, "problem", None) or str(exc)
+    mark = getattr(exc, "problem_mark", None)
+    line = mark.line + 1 if mark else 1
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context in _OPENERS and context_mark is not None:
+        return context_mark.line + 1, f"{_OPENERS[context]} (YAML gave up at line {line}: {problem})"
+    runaway = _runaway_quote(text)
+    if runaway is not None and runaway < line:
+        return runaway, (f"unclosed quote: the quoted text that starts here runs over several lines, up to the "
+                         f"next quote (YAML gave up at line {line}: {problem})")
+    return line, problem
+
+
+def _runaway_quote(text: str) -> int | None:
+    """The line of the last quoted scalar spanning several lines before the scanner stopped (None: none)."""
+    found = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if (isinstance(token, yaml.ScalarToken) and token.style in ('"', "'")
+                    and token.end_mark.line > token.start_mark.line):
+                found = token.start_mark.line + 1
+    except yaml.YAMLError:
+        pass
+    return found
+
+
+# -- the schema ----------------------------------------------------------------------------------------
+
+_UNION_BRANCHES = {"str", "Topic"}  # pydantic tags the errors of each branch of TopicItem with its type
+
+
+def _schema_problems(exc: ValidationError, node: Any) -> list[tuple[int, list[Any], str]]:
+    errors = _chosen_branches(exc.errors())
+    # An unknown key whose closest valid key is a missing required one is one mistake, said once.
+    unknown = {tuple(e["loc"]): _suggest(e["loc"]) for e in errors if e["type"] == "extra_forbidden"}
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    problems = []
+    for e in errors:
+        loc = list(e["loc"])
+        if e["type"] == "extra_forbidden":
+            suggestion, valid = unknown[tuple(loc)]
+            if suggestion and (*loc[:-1], suggestion) in missing:
+                msg = f"unknown key {loc[-1]!r} (did you mean {suggestion!r}? it is required)"
+            elif suggestion:
+                msg = f"unknown key {loc[-1]!r} (did you mean {suggestion!r}?)"
+            else:
+                msg = f"unknown key {loc[-1]!r} (remove it; the keys here are {', '.join(valid)})"
+        elif e["type"] == "missing":
+            if any(key[:-1] == tuple(loc[:-1]) and hint[0] == loc[-1] for key, hint in unknown.items()):
+                continue  # said with the misspelt key
+            msg = "is required but missing"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+        problems.append((line_of(node, loc), loc, msg))
+    return problems
+
+
+def _chosen_branches(errors: list[dict]) -> list[dict]:
+    """The errors with union branches resolved: of a TopicItem that matched neither a text nor a Topic, keep the
+    errors of the branch that got furthest (a mapping's own key errors, not "should be a valid string")."""
+    out, groups = [], {}
+    for e in errors:
+        loc = tuple(e["loc"])
+        at = next((i for i, part in enumerate(loc) if part in _UNION_BRANCHES), None)
+        if at is None:
+            out.append({**e, "loc": loc})
+        else:
+            groups.setdefault(loc[:at], []).append(e)
+    for prefix, group in groups.items():
+        branches: dict[str, list[dict]] = {}
+        for e in group:
+            branches.setdefault(e["loc"][len(prefix)], []).append(e)
+        best = max(branches.values(), key=lambda es: max(len(e["loc"]) for e in es))
+        out += _chosen_branches([{**e, "loc": (*prefix, *e["loc"][len(prefix) + 1:])} for e in best])
+    return out
+
+
+def _suggest(loc: tuple[Any, ...]) -> tuple[str | None, list[str]]:
+    """(the closest valid key to the unknown key at `loc`, or None; the valid keys there)."""
+    model = _model_at(loc[:-1])
+    valid = list(model.model_fields) if model else []
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    return (close[0] if close else None), valid
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema model that validates the mapping at `loc` (None when there is none)."""
+    annotation: Any = Curriculum
+    for part in loc:
+        if isinstance(part, int):
+            args = [a for a in get_args(_unwrap(annotation)) if a is not type(None)]
+            annotation = args[0] if get_origin(_unwrap(annotation)) is list and args else None
+        else:
+            model = _as_model(annotation)
+            if model is None or part not in model.model_fields:
+                return None
+            annotation = model.model_fields[part].annotation
+    return _as_model(annotation)
+
+
+def _unwrap(annotation: Any) -> Any:
+    return get_args(annotation)[0] if get_origin(annotation) is Annotated else annotation
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((a for a in (_unwrap(a) for a in get_args(annotation))
+                 if isinstance(a, type) and issubclass(a, BaseModel)), None)
+
+
+# -- the rules across entries --------------------------------------------------------------------------
+
+
+def _rule_problems(data: dict, node: Any) -> list[tuple[list[Any], str]]:
+    """Weeks 1…n in order, phases that exist, earlier weeks in builds_on, unique ids: each at its entry.
+
+    Runs on the raw data (entries the schema refused are skipped), so these are reported with the others.
+    """
+    problems: list[tuple[list[Any], str]] = []
+    weeks = [(i, w) for i, w in enumerate(_list(data.get("weeks"))) if isinstance(w, dict)]
+    first_at: dict[int, int] = {}
+    order: list[tuple[int, int]] = []  # (index, number), duplicates left out
+    for i, w in weeks:
+        number = w.get("week")
+        if not _is_int(number):
+            continue
+        if number in first_at:
+            problems.append((["weeks", i, "week"], f"week {number} appears twice (first at line "
+                                                   f"{line_of(node, ['weeks', first_at[number]])})"))
+        else:
+            first_at[number] = i
+            order.append((i, number))
+    for expected, (i, number) in enumerate(order, start=1):
+        if number != expected:
+            problems.append((["weeks", i, "week"], f"weeks are numbered 1, 2, 3… in order: expected week {expected} "
+                                                   f"here, found week {number}"))
+            break  # the rest follow from this one
+    phases = [p.get("id") for p in _list(data.get("phases")) if isinstance(p, dict)]
+    if phases and all(_is_int(p) for p in phases):
+        for i, w in weeks:
+            if _is_int(w.get("phase")) and w["phase"] not in phases:
+                problems.append((["weeks", i, "phase"], f"phase {w['phase']} is not one of the phases "
+                                                        f"({', '.join(map(str, phases))})"))
+    for i, w in weeks:
+        for j, post in enumerate(_list(w.get("posts"))):
+            for k, earlier in enumerate(_list(post.get("builds_on")) if isinstance(post, dict) else []):
+                if _is_int(earlier) and _is_int(w.get("week")) and not 1 <= earlier < w["week"]:
+                    problems.append((["weeks", i, "posts", j, "builds_on", k],
+                                     f"{earlier} is not an earlier week (week {w['week']} builds on weeks before it)"))
+    seen_ids: dict[str, list[Any]] = {}
+    for i, w in weeks:
+        seen_slugs: dict[str, list[Any]] = {}
+        for field, seen, scope in (("experiments", seen_ids, "ids are unique across the plan"),
+                                   ("posts", seen_slugs, "slugs are unique within a week")):
+            key = "id" if field == "experiments" else "slug"
+            for j, entry in enumerate(_list(w.get(field))):
+                value = entry.get(key) if isinstance(entry, dict) else None
+                if not isinstance(value, str):
+                    continue
+                loc = ["weeks", i, field, j, key]
+                if value in seen:
+                    what = "experiment id" if key == "id" else "post slug"
+                    problems.append((loc, f"{what} {value!r} appears twice (first at line "
+                                          f"{line_of(node, seen[value])}); {scope}"))
+                else:
+                    seen[value] = loc
+    return problems
+
+
+def _registry_problems(data: dict, studies: Mapping[str, int]) -> list[tuple[list[Any], str]]:
+    """Experiment ids against the registered studies (id -> week).
+
+    An unregistered id is a mistake when its week's topic is implemented: the registry has studies of that
+    week with that id's topic (`mdp.` in week 1), or one of that week's studies is a near match (a typo in the
+    topic). Otherwise it is a planned study (weeks whose topic package does not exist yet). A registered id
+    listed under another week than its study's is a mistake too: `forge run` would never run it.
+    """
+    problems: list[tuple[list[Any], str]] = []
+    for i, w in enumerate(_list(data.get("weeks"))):
+        if not isinstance(w, dict) or not _is_int(w.get("week")):
+            continue
+        number = w["week"]
+        of_week = sorted(sid for sid, week in studies.items() if week == number)
+        topics = {sid.split(".")[0] for sid in of_week}
+        for j, entry in enumerate(_list(w.get("experiments"))):
+            sid = entry.get("id") if isinstance(entry, dict) else None
+            if not isinstance(sid, str):
+                continue
+            loc = ["weeks", i, "experiments", j, "id"]
+            if sid in studies:
+                if studies[sid] != number:
+                    problems.append((loc, f"{sid!r} is registered for week {studies[sid]}, so `forge run week{number}` "
+                                          f"would never run it (list it under week {studies[sid]})"))
+                continue
+            near = difflib.get_close_matches(sid, of_week, n=1, cutoff=0.85)
+            if sid.split(".")[0] in topics or near:
+                close = near or difflib.get_close_matches(sid, list(studies), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"week {number}'s studies: {', '.join(of_week)}"
+                problems.append((loc, f"no registered study {sid!r} ({hint})"))
+    return problems
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def line_of(node: Any, loc: list[Any]) -> int:

@@ -3,6 +3,10 @@
     notes/week04.md          front matter (week, title, status, started) + markdown
     notes/week04-extra.md    more files for the same week are allowed (`weekNN*.md`)
 
+The front matter's known keys are checked (`front_matter_problems`): `week` a week number (the file
+name's, when it names one), `status` one of NOTE_STATUSES, `started` a date; other keys are the
+learner's own and are kept as they are.
+
 `forge notes WEEK` writes the skeleton — one section per study topic, core paper, experiment and post,
 each with the plan's prompts as HTML comments — and never overwrites a file that exists. The prompts
 are comments so that they do not render and do not count: `word_count` counts only what the learner
@@ -23,11 +27,13 @@ from typing import Any
 
 import yaml
 
+from studyforge.curriculum import Problem, describe_yaml_error
 from studyforge.errors import ForgeError
 from studyforge.tracking.io import write_text_atomic
 from studyforge.workspace import Workspace
 
 TEMPLATE = "notes.md.j2"
+NOTE_STATUSES = ("in progress", "done")  # the skeleton starts "in progress"; the learner sets "done"
 
 
 @dataclass
@@ -54,23 +60,89 @@ def notes_paths(notes_dir: Path, week: int) -> list[Path]:
 
 
 def read_notes(path: Path) -> Notes:
-    """Parse a notes file; broken front matter is a ForgeError located to `file:line`."""
+    """Parse a notes file; a problem (broken front matter, a wrong value) is a ForgeError located to `file:line`."""
+    notes, problems = parse_notes(path)
+    if problems:
+        raise ForgeError("\n  ".join(str(p) for p in problems), hint="fix the front matter between the two '---' lines")
+    assert notes is not None
+    return notes
+
+
+def parse_notes(path: Path) -> tuple[Notes | None, list[Problem]]:
+    """(the notes, or None when the front matter does not parse; every problem, each at its line)."""
     import frontmatter
 
     try:
-        post = frontmatter.load(path)
+        text = Path(path).read_text(encoding="utf-8")
+        post = frontmatter.loads(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        # python-frontmatter hands YAML the text from the end of the opening '---' line: its line 0 is that line.
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ForgeError(f"{where}: broken front matter ({getattr(exc, 'problem', None) or exc})",
-                         hint="fix the YAML between the two '---' lines") from None
+        # python-frontmatter hands YAML the text from the end of the opening '---' line: its line 1 is that line.
+        line, message = describe_yaml_error(exc, _front_matter_text(text))
+        return None, [Problem(f"{path}:{line}", f"broken front matter: {message}")]
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ForgeError(f"cannot read {path}: {exc}", hint="check the file") from None
+        return None, [Problem(f"{path}:1", f"cannot read the notes file: {exc}")]
     if not isinstance(post.metadata, dict):
-        raise ForgeError(f"{path}:2: the front matter is not a mapping of keys",
-                         hint="write it as `key: value` lines between the two '---' lines")
-    return Notes(path, dict(post.metadata), post.content)
+        return None, [Problem(f"{path}:2", "the front matter is not a mapping of keys (write `key: value` lines)")]
+    notes = Notes(path, dict(post.metadata), post.content)
+    return notes, front_matter_problems(path, notes.meta, text)
+
+
+def _front_matter_text(text: str) -> str:
+    """The front matter as python-frontmatter hands it to YAML: from the end of the opening '---' line."""
+    lines = text.split("\n")
+    end = next((i for i, line in enumerate(lines[1:], start=1) if re.fullmatch(r"-{3,}\s*", line)), len(lines))
+    return "\n".join(["", *lines[1:end]])
+
+
+_NOTE_NAME = re.compile(r"^week(\d{2})")
+
+
+def front_matter_problems(path: Path, meta: dict[str, Any], text: str) -> list[Problem]:
+    """The notes file's known front-matter keys with a wrong value, each at its line of `path`.
+
+    `week: 4` in `week05.md` -> `notes/week05.md:2: week: the front matter says week 4 but the file name says week 5`.
+    """
+    problems = []
+
+    def add(key: str, message: str) -> None:
+        problems.append(Problem(f"{path}:{_key_line(text, key)}", f"{key}: {message}"))
+
+    week = meta.get("week")
+    named = _NOTE_NAME.match(path.name)
+    if week is not None:
+        if isinstance(week, bool) or not isinstance(week, int) or not 1 <= week <= 52:
+            add("week", f"{week!r} is not a week number (write e.g. `week: 4`)")
+        elif named and week != int(named.group(1)):
+            add("week", f"the front matter says week {week} but the file name says week {int(named.group(1))}")
+    status = meta.get("status")
+    if status is not None and str(status).strip().lower() not in NOTE_STATUSES:
+        add("status", f"{status!r} is not one of {', '.join(map(repr, NOTE_STATUSES))}")
+    started = meta.get("started")
+    if started is not None and not isinstance(started, dt.date) and not _iso_date(started):
+        add("started", f"{started!r} is not a date (write YYYY-MM-DD)")
+    title = meta.get("title")
+    if isinstance(title, (dict, list)):
+        add("title", "should be one line of text")
+    return problems
+
+
+def _iso_date(value: Any) -> bool:
+    try:
+        dt.date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _key_line(text: str, key: str) -> int:
+    """The line of `key:` in the front matter of `text` (1 when it cannot be found)."""
+    pattern = re.compile(rf"^{re.escape(key)}\s*:")
+    for number, line in enumerate(text.splitlines()[1:], start=2):
+        if re.fullmatch(r"-{3,}\s*", line):
+            break
+        if pattern.match(line):
+            return number
+    return 1
 
 
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studyforge.curriculum import load_curriculum
 from studyforge.errors import ForgeError
 from studyforge.experiments import registry
 from studyforge.experiments.config import ExperimentConfig
@@ -71,6 +72,8 @@ class Outcome:
 def plan(ws: Workspace, req: RunRequest) -> list[Planned]:
     """Resolve and validate the studies and configs of `req` (raises ForgeError, runs nothing)."""
     week = ws.curriculum.week(req.week)
+    # The plan's experiment ids against the registered studies: a typo would run 1 of 2 studies without a word.
+    load_curriculum(ws.curriculum_path, {s.id: s.week for s in registry.all_studies()})
     if req.seeds < 1:
         raise ForgeError(f"--seeds {req.seeds} must be at least 1", hint="e.g. --seeds 3")
     # The curriculum decides what belongs to the week: a registered study it does not list is not run.

@@ -1,41 +1,28 @@
-"""`forge validate`: curriculum.yaml, the notes' front matter and the templates, each problem at file:line."""
+"""`forge validate`: curriculum.yaml, the notes' front matter and the templates: every problem, each at file:line.
+
+Only here (and in `forge run`) are the curriculum's experiment ids checked against the registered studies:
+that check imports every study (torch among them), which `forge status` and the other reading commands
+must not pay for.
+"""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from studyforge.curriculum import Problem, curriculum_problems
 from studyforge.errors import ForgeError
 from studyforge.workspace import Workspace
 
-
-@dataclass
-class Problem:
-    where: str  # file:line
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+__all__ = ["Problem", "validate_workspace", "check_note", "note_problems", "check_template"]
 
 
 def validate_workspace(ws: Workspace) -> tuple[list[str], list[Problem]]:
     """(what was checked, problems found)."""
     checked, problems = [], []
-    try:
-        curriculum = ws.curriculum
-        checked.append(f"{ws.relative(ws.curriculum_path)}: {len(curriculum.weeks)} weeks, "
-                       f"{curriculum.post_count()} post slots")
-    except ForgeError as exc:
-        problems.append(Problem(*_split(exc.message)))
-        curriculum = None
+    problems += _curriculum(ws, checked)
     notes = sorted(ws.notes_dir.glob("*.md")) if ws.notes_dir.is_dir() else []
     for path in notes:
-        problem = check_note(path)
-        if problem:
-            problems.append(problem)
+        problems += note_problems(path)
     checked.append(f"{len(notes)} notes file(s)")
     templates = sorted(p for p in ws.templates_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
     for path in templates:
@@ -43,31 +30,39 @@ def validate_workspace(ws: Workspace) -> tuple[list[str], list[Problem]]:
         if problem:
             problems.append(problem)
     checked.append(f"{len(templates)} template(s)")
-    return checked, problems
+    return checked, [_relative(ws, p) for p in problems]
 
 
-_NOTE_NAME = re.compile(r"^week(\d{2})")
+def _curriculum(ws: Workspace, checked: list[str]) -> list[Problem]:
+    from studyforge.experiments.registry import all_studies
+
+    path = ws.curriculum_path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(f"{path}:1", f"cannot read the curriculum: {exc}")]
+    try:
+        studies = {s.id: s.week for s in all_studies()}
+    except ForgeError as exc:
+        return [Problem(str(path), f"cannot load the registered studies: {exc}")]
+    plan, problems = curriculum_problems(text, str(path), studies)
+    if plan is not None:
+        checked.append(f"{ws.relative(path)}: {len(plan.weeks)} weeks, {plan.post_count()} post slots, "
+                       f"experiment ids against {len(studies)} registered studies")
+    return problems
+
+
+def note_problems(path: Path) -> list[Problem]:
+    """A notes file's front matter must parse, and its known keys (week, status, started) hold valid values."""
+    from studyforge.notes import parse_notes
+
+    return parse_notes(path)[1]
 
 
 def check_note(path: Path) -> Problem | None:
-    """A notes file must have parseable front matter; a `week:` in it must agree with the file name."""
-    import frontmatter
-
-    try:
-        post = frontmatter.load(path)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1  # python-frontmatter hands YAML the text from the opening "---"
-        return Problem(f"{path}:{line}", f"broken front matter: {getattr(exc, 'problem', exc)} "
-                       "(fix the YAML between the two '---' lines)")
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Problem(f"{path}:1", f"cannot read the notes file: {exc}")
-    match = _NOTE_NAME.match(path.name)
-    week = post.metadata.get("week")
-    digits = re.sub(r"\D", "", str(week)) if week is not None else ""
-    if match and digits and int(digits) != int(match.group(1)):
-        return Problem(f"{path}:1", f"front matter says week {week!r} but the file name says week {int(match.group(1))}")
-    return None
+    """The first problem of a notes file, or None."""
+    problems = note_problems(path)
+    return problems[0] if problems else None
 
 
 def check_template(path: Path) -> Problem | None:
@@ -82,6 +77,10 @@ def check_template(path: Path) -> Problem | None:
     return None
 
 
-def _split(message: str) -> tuple[str, str]:
-    where, _, rest = message.partition(": ")
-    return (where, rest) if rest and ":" in where else ("curriculum.yaml", message)
+def _relative(ws: Workspace, problem: Problem) -> Problem:
+    """`/home/me/plan/notes/week01.md:4` -> `notes/week01.md:4` inside the workspace."""
+    path, sep, line = problem.where.rpartition(":")
+    if not sep or not line.isdigit():
+        path, line = problem.where, ""
+    where = ws.relative(Path(path))
+    return Problem(f"{where}:{line}" if line else where, problem.message)

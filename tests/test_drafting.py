@@ -329,7 +329,7 @@ def _break_template(ws: Workspace, name: str, old: str, new: str) -> None:
     (["draft", "2"], None, "week 2 has no completed runs"),
     (["draft", "1"], "syntax", "scientist.md.j2:"),
     (["draft", "1"], "undefined", "'no_such_variable' is undefined"),
-    (["draft", "1"], "notes", "notes/week01.md:4: broken front matter"),
+    (["draft", "1"], "notes", "notes/week01.md:3: broken front matter: unclosed '['"),  # where the list opens
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(ws, args, setup, message):
     if setup == "syntax":

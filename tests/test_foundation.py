@@ -235,7 +235,7 @@ def test_broken_curriculum_is_located_to_its_line(mini_workspace):
     assert "curriculum.yaml:22: weeks[0].posts[0].kind: Input should be" in result.output
     path.write_text("title: [unclosed\n")
     result = runner.invoke(app, ["validate"])
-    assert result.exit_code == 2 and "curriculum.yaml:2: YAML syntax error" in result.output
+    assert result.exit_code == 2 and "curriculum.yaml:1: YAML syntax error: unclosed '['" in result.output  # where it opens
 
 
 def test_unknown_key_in_curriculum(mini_workspace):
