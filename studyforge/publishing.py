@@ -10,10 +10,13 @@ Each edition is its own post (the two editions are different texts for different
     markdown  <name>.md                                   <name>/                     <name>/fig.png
 
     format    front matter
-    hugo      title, date, draft: false, tags, categories: [edition name], summary, math
+    hugo      title, date, draft: false, tags, categories: [edition id], summary, math
     jekyll    layout: post, title, date, categories: [edition id], tags (+ math: true when the body has LaTeX)
-    quarto    title, description, date, categories: [edition name, *tags]
-    markdown  none: a `# Title` heading and an italic byline (edition · date), for pasting anywhere
+    quarto    title, description, date, categories: [edition id, *tags]
+    markdown  none: a `# Title` heading and an italic byline (edition name · date), for pasting anywhere
+
+The edition's category is its id (`scientist`, `manager`) in every format, so a site moved from one
+engine to another keeps its category pages; an id has no spaces, which Jekyll would carry into URLs.
 
 `tags` default to the week's title and its phase; a reviewer may set `tags`, `categories` (added after
 the edition) and `summary` (or `description`) in the draft's front matter to choose them. The summary
@@ -21,8 +24,10 @@ otherwise is the first paragraph of prose, as plain text, cut at 200 characters.
 line in the body is dropped (the title comes from the front matter). For Jekyll, a body containing
 `{{` or `{%` (LaTeX often does) is wrapped in `{% raw %}` so Liquid leaves it alone.
 
-Which drafts: for each post and edition, the highest version whose status is `reviewed` or
-`published`; a week with none is refused. Figures are the body's local image links (markdown
+Which drafts: for each post and edition, its current version (drafting/drafts.py: the one rule that
+status and review use too), when its status is `reviewed` or `published`; a candidate beside it is
+named, never published; a week with none is refused. A draft that still holds a placeholder
+(`[TO WRITE…]`, `[RESULT: …]`) is refused, even when approved with `--force`. Figures are the body's local image links (markdown
 `![..](path)` and `<img src=..>`), resolved from the draft's folder; each is copied and its link
 rewritten, a missing one is refused. The publication date is `--date`, else the date the draft was
 first published, else today — so publishing again writes the same files (unchanged ones are not
@@ -44,7 +49,7 @@ from urllib.parse import quote, unquote
 
 import yaml
 
-from studyforge.drafting.drafts import Draft, list_drafts, read_draft, save
+from studyforge.drafting.drafts import Draft, read_draft, save, week_versions
 from studyforge.errors import ForgeError
 from studyforge.tracking.io import write_bytes_atomic
 from studyforge.workspace import Workspace
@@ -170,26 +175,34 @@ def _front_matter(data: dict[str, Any]) -> str:
 
 
 def publishable(ws: Workspace, week: int) -> tuple[list[Draft], list[str]]:
-    """For each post and edition the highest reviewed-or-published version; plus notes on what is skipped."""
-    groups: dict[tuple[str, str], list[Draft]] = {}
-    for path in list_drafts(ws.drafts_dir, week):
-        draft = read_draft(path)  # broken front matter: a ForgeError naming the file, before anything is written
-        groups.setdefault((draft.meta.post, draft.meta.edition), []).append(draft)
+    """For each post and edition its current version if reviewed or published; plus notes on what is skipped."""
+    groups, _ = week_versions(ws.drafts_dir, week)
     chosen, skipped = [], []
-    for _key, drafts in sorted(groups.items()):
-        drafts.sort(key=lambda d: d.meta.version)
-        ready = [d for d in drafts if d.meta.status in PUBLISHABLE]
-        newest = drafts[-1]
-        if ready:
-            chosen.append(ready[-1])
-            if newest is not ready[-1]:
-                skipped.append(f"{ws.relative(newest.path)} is not reviewed yet: published "
-                               f"{ws.relative(ready[-1].path)} instead")
+    for group in groups:
+        current = group.current
+        if current.draft is None:  # broken front matter: a ForgeError naming the file, before anything is written
+            raise ForgeError(current.error or f"cannot read {current.path}", hint="fix the front matter")
+        draft = current.draft
+        if draft.meta.status in PUBLISHABLE:
+            chosen.append(draft)
         else:
-            skipped.append(f"{ws.relative(newest.path)} is not reviewed yet (`forge review week{week} --approve`)")
+            skipped.append(f"{ws.relative(draft.path)} is not reviewed yet (`forge review week{week} --approve`)")
+        for c in group.candidates:
+            skipped.append(f"{ws.relative(c.path)} is not reviewed yet: a candidate beside the current "
+                           f"{draft.path.name} ({draft.meta.status}); `forge review week{week} --post {group.slug} "
+                           f"--edition {group.edition} --adopt v{c.number}` makes it current")
     if not chosen:
         raise ForgeError(f"week {week} has no reviewed drafts",
                          hint=f"review and approve them first: `forge review week{week} --approve`")
+    from studyforge.drafting.checks import find_placeholders
+
+    unfinished = [(d, find_placeholders(d.body)) for d in chosen]
+    unfinished = [(d, found) for d, found in unfinished if found]
+    if unfinished:
+        names = ", ".join(f"{ws.relative(d.path)} ({len(found)}, e.g. {found[0][1]})" for d, found in unfinished)
+        raise ForgeError(f"not published: placeholders left in {names}",
+                         hint="replace each [TO WRITE…] and [RESULT: …] with prose or a measured number "
+                              f"(`forge review week{week}` lists them), then publish again")
     return chosen, skipped
 
 
@@ -220,7 +233,7 @@ def plan_outputs(ws: Workspace, week: int, fmt: str, out: Path, date: dt.date | 
         edition_name = editions[meta.edition].name if meta.edition in editions else meta.edition
         if fmt == "hugo":
             head = _front_matter({"title": meta.title, "date": when, "draft": False, "tags": tags,
-                                  "categories": [edition_name, *more], "summary": summary, "math": math})
+                                  "categories": [meta.edition, *more], "summary": summary, "math": math})
         elif fmt == "jekyll":
             data = {"layout": "post", "title": meta.title, "date": when, "categories": [meta.edition, *more],
                     "tags": tags}
@@ -231,7 +244,7 @@ def plan_outputs(ws: Workspace, week: int, fmt: str, out: Path, date: dt.date | 
                 body = "{% raw %}\n" + body + "{% endraw %}\n"
         elif fmt == "quarto":
             head = _front_matter({"title": meta.title, "description": summary, "date": when,
-                                  "categories": [edition_name, *more, *tags]})
+                                  "categories": [meta.edition, *more, *tags]})
         else:
             head = f"# {meta.title}\n\n*{edition_name} · {when.isoformat()}*\n\n"
         stale = None

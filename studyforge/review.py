@@ -1,38 +1,70 @@
 """`forge review WEEK`: Thursday's job — each draft's grounding checks, and what the reviewer changed.
 
-For each selected draft this shows the check report written into its front matter by `forge draft`
-(numbers checked; every problem with its line, and whether it is resolved) and a unified diff from the
-body forge generated (`.forge/generated/weekNN/<file>`) to the file's current body: the reviewer's edits.
+Which draft: each post and edition may have several versions (`<slug>.<edition>.md`, `.v2.md`, ...).
+Review works on the *current* one, by the one rule that status, publish and drafting also use
+(drafting/drafts.py): the highest version that is not a candidate. Forge writes a new generation beside
+a version the learner made theirs (edited, approved, published or adopted) as a *candidate*: review shows
+each candidate with its diff against the current version, and `--adopt vN` (of each selected post and
+edition that has a version N) makes it current; so does editing the candidate's body.
+
+For the current version of each selected post and edition, review shows:
+
+- the grounding checks, run again on the body as it is now (numbers, figures, citations, placeholders)
+  against what drafting grounds on (drafting/context.gather: the plan, the notes, the latest completed
+  runs; a note says so when the draft was made from other runs). The front matter's `checks` is updated
+  from that run: a problem on a number the reviewer removed is gone, one on a number they typed is new,
+  and `resolved: true` stays on the problems that still exist (drafting/checks.recheck);
+- a unified diff from the body forge generated (`.forge/generated/weekNN/<file>`) to the file's body:
+  the reviewer's edits;
+- `.partial` files left by a broken stream (a successful draft of that post and edition removes its own).
 
 `--approve` sets `status: reviewed` and the `reviewed` time in the front matter and changes nothing
-else: the body is written back exactly as the reviewer left it. It refuses — changing no file at all —
-while any selected draft still has unresolved check problems, unless `--force`. A problem is resolved
-by fixing the text and setting `resolved: true` on it in the front matter.
-
-Which files: a post and edition can have several versions (`<slug>.<edition>.md`, `.v2.md`, ...: forge
-writes a new version beside a draft a human has edited). Review works on the current one, the highest
-version; delete a version to make an older one current.
+else: the body is written back exactly as the reviewer left it. It refuses — approving none of them —
+while any selected draft still has unresolved problems, unless `--force` with `--reason TEXT`, which is
+recorded in the front matter as `forced: {at, reason, unresolved}`. A problem is resolved by fixing the
+text and setting `resolved: true` on it in the front matter; a placeholder (`[TO WRITE…]`, `[RESULT: …]`)
+only by replacing it with prose.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from studyforge.curriculum import Week
-from studyforge.drafting.drafts import Draft, generated_path, list_drafts, read_draft, save
+from studyforge.drafting.drafts import (
+    Draft,
+    Forced,
+    Versions,
+    adopt,
+    generated_path,
+    list_partials,
+    read_draft,
+    save,
+    week_versions,
+)
 from studyforge.errors import ForgeError
 from studyforge.workspace import Workspace
 
 
 @dataclass
-class Review:
+class Candidate:
+    version: int
     draft: Draft
+    diff: list[str]  # current body -> the candidate's body
+
+
+@dataclass
+class Review:
+    draft: Draft  # the current version
+    version: int
     generated: Path
     diff: list[str] | None  # None: no generated copy to compare with
-    older: list[Path]  # earlier versions of the same post and edition, kept beside it
+    older: list[Path]  # versions kept beside it that are neither current nor candidates
+    candidates: list[Candidate] = field(default_factory=list)
+    sources: str | None = None  # said when the checks ground on other runs than the draft was made from
 
 
 def select_post(w: Week, post: str | None) -> str | None:
@@ -57,35 +89,47 @@ def select_edition(edition_ids: list[str], edition: str | None) -> str | None:
 
 
 def current_drafts(ws: Workspace, week: int, post: str | None = None, edition: str | None = None
-                   ) -> list[tuple[Draft, list[Path]]]:
-    """The current (highest-version) draft of each post and edition of `week`, with the older versions' paths.
+                   ) -> list[Versions]:
+    """The versions of each selected post and edition of `week`, in the plan's order (`.current` is reviewed).
 
-    Broken front matter in a selected draft is a ForgeError naming the file and line.
+    Broken front matter in a version of a selected post and edition is a ForgeError naming the file and line.
     """
     plan = ws.curriculum
     w = plan.week(week)
     slug = select_post(w, post)
     ed = select_edition([e.id for e in plan.editions], edition)
-    groups: dict[tuple[str, str], list[Draft]] = {}
-    for path in list_drafts(ws.drafts_dir, week):
-        parts = path.name.split(".")
-        if len(parts) < 3 or (slug and parts[0] != slug) or (ed and parts[1] != ed):
-            continue  # cheap filter on the name first: only selected drafts are parsed
-        draft = read_draft(path)
-        if (slug and draft.meta.post != slug) or (ed and draft.meta.edition != ed):
-            continue
-        groups.setdefault((draft.meta.post, draft.meta.edition), []).append(draft)
+    groups, _ = week_versions(ws.drafts_dir, week)
+    selected = [g for g in groups if (slug is None or g.slug == slug) and (ed is None or g.edition == ed)]
+    for group in selected:
+        for v in group.versions:
+            if v.draft is None:
+                raise ForgeError(v.error or f"cannot read {v.path}", hint="fix the front matter, or delete the file")
+    if not selected:
+        what = " ".join(x for x in (slug, ed) if x)
+        partials = [ws.relative(p) for p in list_partials(ws.drafts_dir, week)]
+        kept = f" (a broken stream's text is kept in {', '.join(partials)})" if partials else ""
+        raise ForgeError(f"week {week} has no drafts{' for ' + what if what else ''} yet{kept}",
+                         hint=f"write them with `forge draft week{week}`")
     order = {p.slug: i for i, p in enumerate(w.posts)}
     editions = [e.id for e in plan.editions]
-    result = []
-    for key in sorted(groups, key=lambda k: (order.get(k[0], len(order)), k[0], editions.index(k[1]))):
-        versions = sorted(groups[key], key=lambda d: d.meta.version)
-        result.append((versions[-1], [d.path for d in versions[:-1]]))
-    if not result:
-        what = " ".join(x for x in (slug, ed) if x)
-        raise ForgeError(f"week {week} has no drafts{' for ' + what if what else ''} yet",
-                         hint=f"write them with `forge draft week{week}`")
-    return result
+    return sorted(selected, key=lambda g: (order.get(g.slug, len(order)), g.slug,
+                                           editions.index(g.edition) if g.edition in editions else len(editions)))
+
+
+def adopt_version(ws: Workspace, week: int, number: int, post: str | None = None, edition: str | None = None,
+                  *, now: dt.datetime | None = None) -> list[tuple[Draft, bool]]:
+    """Make version `number` current in each selected post and edition that has one: (draft, changed)."""
+    groups = current_drafts(ws, week, post, edition)
+    having = [g for g in groups if g.get(number) is not None]
+    if not having:
+        found = sorted({v.number for g in groups for v in g.versions})
+        raise ForgeError(f"no selected draft of week {week} has a version v{number}",
+                         hint=f"versions there: {', '.join(f'v{n}' for n in found)}")
+    done = []
+    for group in having:
+        changed = adopt(group, number, now=now)
+        done.append((read_draft(group.get(number).path), changed))
+    return done
 
 
 def body_diff(ws: Workspace, draft: Draft) -> tuple[Path, list[str] | None]:
@@ -97,31 +141,75 @@ def body_diff(ws: Workspace, draft: Draft) -> tuple[Path, list[str] | None]:
         return generated, None
     except (OSError, UnicodeDecodeError) as exc:
         raise ForgeError(f"cannot read {generated}: {exc}", hint="re-draft with --force to regenerate it") from None
-    after = draft.body.strip() + "\n"
-    before = before.strip() + "\n"
-    lines = list(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                      fromfile=f"generated/{ws.relative(draft.path)}",
-                                      tofile=ws.relative(draft.path)))
-    return generated, [line.rstrip("\n") for line in lines]
+    return generated, _diff(before, draft.body, f"generated/{ws.relative(draft.path)}", ws.relative(draft.path))
+
+
+def _diff(before: str, after: str, name_before: str, name_after: str) -> list[str]:
+    lines = difflib.unified_diff((before.strip() + "\n").splitlines(keepends=True),
+                                 (after.strip() + "\n").splitlines(keepends=True), fromfile=name_before,
+                                 tofile=name_after)
+    return [line.rstrip("\n") for line in lines]
 
 
 def review(ws: Workspace, week: int, post: str | None = None, edition: str | None = None) -> list[Review]:
+    """Each selected current draft, its checks run again (and saved when they changed), edits and candidates."""
+    from studyforge.drafting.checks import Grounding, recheck
+    from studyforge.drafting.context import gather
+
+    groups = current_drafts(ws, week, post, edition)
+    ctx = gather(ws, week, allow_missing=True, allow_quick=True)  # what `forge draft` grounds on
+    grounding = Grounding.from_context(ctx)
     out = []
-    for draft, older in current_drafts(ws, week, post, edition):
+    for group in groups:
+        draft = group.current.draft
+        checks = recheck(draft, grounding)
+        if _changed(draft, checks):
+            draft.meta.checks = checks
+            save(draft)
         generated, diff = body_diff(ws, draft)
-        out.append(Review(draft, generated, diff, older))
+        candidates = [Candidate(v.number, v.draft, _diff(draft.body, v.draft.body, ws.relative(draft.path),
+                                               ws.relative(v.path))) for v in group.candidates]
+        sources = None
+        if draft.meta.source_runs and sorted(draft.meta.source_runs) != sorted(ctx.source_runs):
+            now = ", ".join(ctx.source_runs) or "none"
+            sources = (f"drafted from run(s) {', '.join(draft.meta.source_runs)}; checked against the latest "
+                       f"completed run(s): {now} (draft again to write from them)")
+        out.append(Review(draft, group.current.number, generated, diff, [v.path for v in group.older], candidates, sources))
     return out
 
 
-def approve(ws: Workspace, reviews: list[Review], *, force: bool = False, now: dt.datetime | None = None
-            ) -> list[tuple[Draft, str]]:
+def _changed(draft: Draft, checks) -> bool:
+    old = draft.meta.checks
+    return (old.numbers_checked != checks.numbers_checked
+            or [p.model_dump() for p in old.problems] != [p.model_dump() for p in checks.problems])
+
+
+def partials(ws: Workspace, week: int, post: str | None = None, edition: str | None = None) -> list[Path]:
+    """The `.partial` files a broken stream left for the selected posts and editions."""
+    w = ws.curriculum.week(week)
+    slug = select_post(w, post)
+    ed = select_edition([e.id for e in ws.curriculum.editions], edition)
+    found = []
+    for path in list_partials(ws.drafts_dir, week):
+        name_slug, _, rest = path.name.partition(".")
+        if (slug is None or name_slug == slug) and (ed is None or rest.split(".")[0] == ed):
+            found.append(path)
+    return found
+
+
+def approve(ws: Workspace, reviews: list[Review], *, force: bool = False, reason: str | None = None,
+            now: dt.datetime | None = None) -> list[tuple[Draft, str]]:
     """Mark each draft `reviewed` (front matter only); all or nothing. Returns (draft, what happened)."""
-    blocked = [r.draft for r in reviews if r.draft.meta.status == "draft" and r.draft.meta.checks.unresolved]
+    blocked = [r.draft for r in reviews if r.draft.meta.status == "draft" and r.draft.unresolved]
+    names = ", ".join(f"{ws.relative(d.path)} ({d.unresolved})" for d in blocked)
     if blocked and not force:
-        names = ", ".join(f"{ws.relative(d.path)} ({d.meta.checks.unresolved})" for d in blocked)
         raise ForgeError(f"not approved: unresolved checks in {names}",
-                         hint="fix the text and set `resolved: true` on each problem in the front matter, "
-                              "or approve anyway with --force")
+                         hint="fix the text (replace each placeholder with prose) and set `resolved: true` on each "
+                              "other problem in the front matter, or approve anyway with --force --reason TEXT")
+    if blocked and not (reason or "").strip():
+        raise ForgeError(f"--force needs --reason: say why {names} may go out with unresolved checks",
+                         hint='e.g. --force --reason "placeholders kept to test the site layout"; it is recorded '
+                              "in the front matter")
     now = now or dt.datetime.now().astimezone().replace(microsecond=0)
     done = []
     for r in reviews:
@@ -133,8 +221,12 @@ def approve(ws: Workspace, reviews: list[Review], *, force: bool = False, now: d
         fresh = read_draft(draft.path)
         fresh.meta.status = "reviewed"
         fresh.meta.reviewed = now
+        left = [p for p in fresh.meta.checks.problems if not p.resolved]
+        if fresh.unresolved:
+            fresh.meta.forced = Forced(at=now, reason=reason.strip(),
+                                       unresolved=[f"line {p.line} [{p.kind}] {p.text}" for p in left])
         save(fresh)
         r.draft = fresh
-        forced = " (with --force: unresolved checks remain)" if fresh.meta.checks.unresolved else ""
+        forced = f" (with --force: {fresh.unresolved} unresolved checks remain)" if fresh.unresolved else ""
         done.append((fresh, "reviewed" + forced))
     return done

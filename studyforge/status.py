@@ -17,13 +17,15 @@ Week N runs from `start_date + 7(N-1)` (a Monday) to the Sunday after.
 
 **Cells.** Notes: the files `notes/weekNN*.md`, the words the learner wrote in them (headings and the
 skeleton's comment prompts do not count) and the front matter's `status`. Experiments: planned
-experiments with a completed run / planned, the newest run's start date, the experiments whose
-newest run failed, and "quick runs only": experiments whose completed runs all used the `quick`
-preset (`forge draft` refuses them without --allow-quick). Posts: per planned post and edition the status of its current draft (the highest
-`vN` file): `—` (none), `draft`, `reviewed` or `published`, with the count of unresolved grounding
-checks. A post counts as published when any edition of any version is. Anything unreadable (broken
-front matter, a corrupt run record, a draft file that names no planned post) is listed as an error in
-its own row; the rest of the table still renders.
+experiments with a completed run / planned, the newest run's start date, the experiments whose newest
+run failed, and "quick runs only": experiments whose completed runs all used the `quick` preset
+(`forge draft` refuses them without --allow-quick). Posts: per planned post and edition the status of
+its current draft (the one rule of drafting/drafts.py: the highest `vN` that is not a candidate): `—`
+(none), `draft`, `reviewed` or `published`, with the count of unresolved problems (the front matter's
+grounding checks, and every `[TO WRITE…]` or `[RESULT: …]` placeholder left in the body as it is now).
+A post counts as published when any edition of any version is. Anything unreadable (broken front
+matter, a corrupt run record, a draft file that names no planned post) is listed as an error in its
+own row; the rest of the table still renders.
 
 **Header.** Which week the calendar is in, what the rhythm says is due today (e.g. "Thursday: review
 week 4 drafts — 3 drafts, 2 with unresolved checks": the current drafts still in status `draft`), the
@@ -70,7 +72,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from typing import Any
 
 from rich.markup import escape
@@ -84,8 +85,6 @@ from studyforge.workspace import Workspace
 SCHEMA_VERSION = 1
 STATES = ("upcoming", "studying", "drafting", "in review", "published", "overdue")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-_DRAFT_NAME = re.compile(r"^(?P<slug>[a-z0-9]+(?:-[a-z0-9]+)*)\.(?P<edition>[a-z]+)(?:\.v(?P<version>\d+))?\.md$")
 
 
 def parse_date(text: str, option: str = "--today") -> dt.date:
@@ -214,48 +213,43 @@ def _experiments_cell(ws: Workspace, w: Week) -> dict[str, Any]:
 
 def _posts_cell(ws: Workspace, plan: Curriculum, w: Week) -> tuple[list[dict[str, Any]], list[str], int]:
     """Per planned post and edition, the current draft's status; plus the errors and the number of drafts."""
-    from studyforge.drafting.drafts import list_drafts, read_draft
+    from studyforge.drafting.drafts import list_drafts, week_versions
 
     editions = [e.id for e in plan.editions]
-    slots: dict[tuple[str, str], list[tuple[int, Any]]] = {}
-    errors: list[str] = []
-    files = list_drafts(ws.drafts_dir, w.week)
     slugs = {p.slug for p in w.posts}
-    for path in files:
-        match = _DRAFT_NAME.match(path.name)
-        if not match or match["slug"] not in slugs or match["edition"] not in editions:
-            errors.append(f"{ws.relative(path)}: names no planned post and edition of week {w.week} "
-                          f"(expected <post-slug>.<edition>[.vN].md, posts: {', '.join(sorted(slugs))})")
+    groups, misnamed = week_versions(ws.drafts_dir, w.week)
+    expected = f"(expected <post-slug>.<edition>[.vN].md, posts: {', '.join(sorted(slugs))})"
+    errors = [f"{ws.relative(path)}: names no planned post and edition of week {w.week} {expected}"
+              for path in misnamed]
+    slots = {}
+    for group in groups:
+        if group.slug not in slugs or group.edition not in editions:
+            errors += [f"{ws.relative(v.path)}: names no planned post and edition of week {w.week} {expected}"
+                       for v in group.versions]
             continue
-        version = int(match["version"] or 1)
-        try:
-            draft = read_draft(path)
-        except ForgeError as exc:
-            message = _relative_message(ws, str(exc))
-            errors.append(message)
-            slots.setdefault((match["slug"], match["edition"]), []).append((version, message))
-            continue
-        slots.setdefault((match["slug"], match["edition"]), []).append((version, draft))
+        errors += [_relative_message(ws, v.error) for v in group.versions if v.error]
+        slots[(group.slug, group.edition)] = group
     posts = []
     for p in w.posts:
         post: dict[str, Any] = {"slug": p.slug, "title": p.display_title, "kind": p.kind, "published": False,
                                 "editions": {}}
         for edition in editions:
-            versions = sorted(slots.get((p.slug, edition), []), key=lambda v: v[0])
-            cell: dict[str, Any] = {"status": None, "unresolved": 0, "version": None, "versions": len(versions),
-                                    "path": None, "error": None}
-            if versions:
-                version, current = versions[-1]
-                cell["version"] = version
-                if isinstance(current, str):
-                    cell.update(status="error", error=current)
+            group = slots.get((p.slug, edition))
+            cell: dict[str, Any] = {"status": None, "unresolved": 0, "version": None,
+                                    "versions": len(group.versions) if group else 0, "path": None, "error": None}
+            if group is not None:
+                current = group.current
+                cell["version"] = current.number
+                if current.draft is None:
+                    cell.update(status="error", error=_relative_message(ws, current.error or ""))
                 else:
-                    cell.update(status=current.meta.status, unresolved=current.meta.checks.unresolved,
+                    cell.update(status=current.draft.meta.status, unresolved=current.draft.unresolved,
                                 path=ws.relative(current.path))
-                post["published"] |= any(not isinstance(d, str) and d.meta.status == "published" for _, d in versions)
+                post["published"] |= any(v.draft is not None and v.draft.meta.status == "published"
+                                         for v in group.versions)
             post["editions"][edition] = cell
         posts.append(post)
-    return posts, errors, len(files)
+    return posts, errors, len(list_drafts(ws.drafts_dir, w.week))
 
 
 def _relative_message(ws: Workspace, message: str) -> str:

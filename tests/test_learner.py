@@ -68,7 +68,7 @@ def _draft(ws: Workspace, week: int, post: str, edition: str, body: str = "Some 
     problems += [CheckProblem(kind="figure", line=9, text="x.png", message="missing", resolved=True)] * resolved
     meta = DraftMeta(title=f"Title of {post}", week=week, post=post, edition=edition, status=status,
                      created=dt.datetime(2026, 12, 1, 9, 0), body_hash="-", checks=Checks(problems=problems))
-    return write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body)
+    return write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body).path
 
 
 def _run(ws: Workspace, week: int, experiment: str, status: str, started: dt.datetime,
@@ -304,11 +304,15 @@ def test_review_shows_checks_and_the_reviewers_edits(mini_workspace, monkeypatch
     monkeypatch.setattr(out.console, "width", 200)
     result = runner.invoke(app, ["review", "week1"])
     assert result.exit_code == 0, result.output
-    assert "1 unresolved" in result.output and "line 3 [number] '70.9%': matches no fact" in result.output
+    # the checks run on the body as it is now: the stored '70.9%' is in no line of it, the reviewer's numbers are
+    lines = path.read_text().splitlines()  # with the new checks in the front matter
+    line = next(i for i, text in enumerate(lines, 1) if "It converged to 74.2%" in text)
+    assert "3 unresolved" in result.output and "'70.9%'" not in result.output
+    assert f"line {line} [number] '74.2%': 74.2% (line {line}) matches no fact" in result.output
     assert "-It converged to 73.9% success." in result.output
     assert "+It converged to 74.2% success (3 seeds)." in result.output
     data = json.loads(runner.invoke(app, ["review", "1", "--json"]).stdout)
-    assert data[0]["edited"] is True and data[0]["unresolved"] == 1
+    assert data[0]["edited"] is True and data[0]["unresolved"] == 3
     assert [line for line in data[0]["diff"] if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
         "-It converged to 73.9% success.", "+It converged to 74.2% success (3 seeds)."]
 
@@ -319,14 +323,15 @@ def test_approve_refuses_unresolved_checks_and_keeps_the_edits(mini_workspace):
     other = _draft(ws, 1, "toy-post", "manager", "Plain words.\n")
     text = path.read_text().replace("12 sweeps", "11 sweeps").replace("title: Title", "tags: [mdp]\ntitle: Title")
     path.write_text(text)
-    untouched = (path.read_bytes(), other.read_bytes())
+    untouched = other.read_bytes()
 
     refused = runner.invoke(app, ["review", "1", "--approve"])
-    assert refused.exit_code == 2 and "not approved: unresolved checks in drafts/week01/toy-post.scientist.md (1)" \
-        in refused.output
-    assert (path.read_bytes(), other.read_bytes()) == untouched  # all or nothing
+    assert refused.exit_code == 2 and "not approved: unresolved checks in drafts/week01/toy-post.scientist.md (2)" \
+        in refused.output  # '11' and '73.9%': the checks of the text as it is now, saved in its front matter
+    assert other.read_bytes() == untouched and read_draft(path).meta.status == "draft"  # all or nothing
+    assert [p.text for p in read_draft(path).meta.checks.problems] == ["11", "73.9%"]
 
-    path.write_text(text.replace("resolved: false", "resolved: true"))
+    path.write_text(path.read_text().replace("resolved: false", "resolved: true"))
     edited_body = frontmatter.load(path).content
     approved = runner.invoke(app, ["review", "1", "--approve"])
     assert approved.exit_code == 0, approved.output
@@ -340,12 +345,14 @@ def test_approve_refuses_unresolved_checks_and_keeps_the_edits(mini_workspace):
 
 def test_approve_with_force_and_selection(mini_workspace):
     ws = Workspace(mini_workspace)
-    sci = _draft(ws, 1, "toy-post", "scientist", unresolved=2)
-    mgr = _draft(ws, 1, "toy-post", "manager", unresolved=1)
-    result = runner.invoke(app, ["review", "1", "--post", "1", "--edition", "manager", "--approve", "--force"])
+    sci = _draft(ws, 1, "toy-post", "scientist", "It reached 81.2%.\n", unresolved=1)
+    mgr = _draft(ws, 1, "toy-post", "manager", "It reached 99.99% accuracy.\n", unresolved=1)
+    result = runner.invoke(app, ["review", "1", "--post", "1", "--edition", "manager", "--approve", "--force",
+                                 "--reason", "the figure is from the paper"])
     assert result.exit_code == 0, result.output
     assert read_draft(mgr).meta.status == "reviewed" and read_draft(sci).meta.status == "draft"
     assert "unresolved checks remain" in result.output
+    assert read_draft(mgr).meta.forced.reason == "the figure is from the paper"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -38,7 +38,7 @@ An outside image stays as it is: ![logo](https://example.org/logo.png)
 def _reviewed(ws: Workspace, edition: str, body: str = BODY, status: str = "reviewed", **extra) -> Path:
     meta = DraftMeta(title="Toy Post", week=1, post="toy-post", edition=edition, status=status,
                      created=dt.datetime(2026, 12, 1, 9), body_hash="-", **extra)
-    return write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body)
+    return write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body).path
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_publish_each_format(ws, fmt):
         assert meta["title"] == "Toy Post" and meta["date"] == DATE
         if fmt == "hugo":
             assert meta["draft"] is False and meta["math"] is True and mgr_meta["math"] is False
-            assert meta["categories"] == ["Scientist edition"] and mgr_meta["categories"] == ["Manager edition"]
+            assert meta["categories"] == ["scientist"] and mgr_meta["categories"] == ["manager"]  # as Jekyll's
             assert meta["tags"] == ["Toy week", "Foundations"] and mgr_meta["tags"] == ["decisions"]
             assert meta["summary"] == ("An MDP is a model of sequential choice; value iteration solves it in "
                                        "12 sweeps.")
@@ -121,8 +121,8 @@ def test_publish_each_format(ws, fmt):
             assert meta["tags"] == ["Toy week", "Foundations"]
         else:
             assert meta["description"].startswith("An MDP is a model")
-            assert meta["categories"] == ["Scientist edition", "Toy week", "Foundations"]
-            assert mgr_meta["categories"] == ["Manager edition", "decisions"]
+            assert meta["categories"] == ["scientist", "Toy week", "Foundations"]
+            assert mgr_meta["categories"] == ["manager", "decisions"]
     assert "# Toy Post" not in body.replace("# Toy Post\n\n*", "", 1)  # the title is not repeated
     assert "value iteration solves it in 12 sweeps" in body
     assert _local_figures_resolve(out, sci, body) == 2

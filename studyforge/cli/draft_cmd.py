@@ -24,8 +24,9 @@ def draft(
                                                    "else the newest Sonnet the SDK knows)", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count the tokens and estimate the cost; generate nothing")] = False,
     show_prompt: Annotated[bool, typer.Option("--show-prompt", help="print the rendered prompts; send nothing")] = False,
-    force: Annotated[bool, typer.Option("--force", help="replace a draft even if you edited it (default: write a new "
-                                                        "version beside it)")] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace the current version even if you edited or "
+                                                        "approved it (its text is backed up under .forge/backups/; "
+                                                        "default: write the new draft beside it as a candidate)")] = False,
     allow_missing_results: Annotated[bool, typer.Option("--allow-missing-results",
                                                         help="draft even if the week has no completed runs")] = False,
     allow_quick: Annotated[bool, typer.Option("--allow-quick", help="draft from quick-preset (smoke-test) runs when "

@@ -12,7 +12,11 @@ After every draft, before a human reads it:
   "Table 1", "Step 3" are not claims and are skipped.
 - **figures** — every image linked must exist, relative to the draft (and so should linked drafts);
 - **citations** — every arXiv id and every "Author et al. (YEAR)", "Author & Author (YEAR)" or
-  "Author (YEAR)" must be one of the week's core papers or appear in the notes.
+  "Author (YEAR)" must be one of the week's core papers or appear in the notes;
+- **placeholders** — a `[TO WRITE…]` or `[RESULT: …]` left in the prose (outside code) is a problem
+  that only replacing it resolves: a `resolved: true` mark does not count, and `forge publish` refuses it.
+
+`recheck` runs them again on a draft as it is now (`forge review`), keeping the reviewer's marks.
 
 Each problem reads like "73.9% (line 41) matches no fact": line numbers are the body's plus `line_offset`
 (the pipeline passes the front matter's length, so they are lines of the draft file).
@@ -24,11 +28,12 @@ import bisect
 import datetime as dt
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from studyforge.drafting.context import DraftContext
-from studyforge.drafting.drafts import CheckProblem, Checks
+from studyforge.drafting.drafts import CheckProblem, Checks, Draft, DraftMeta, render
 
 # ---------------------------------------------------------------------------------------------
 # Reading numbers.
@@ -345,13 +350,65 @@ def check_draft(body: str, grounding: Grounding, draft_dir: Path, *, line_offset
                 kind="citation", line=cite.line + line_offset, text=cite.text,
                 message=f"{cite.text} (line {cite.line + line_offset}) is not among the week's papers or the notes"))
 
-    for m in re.finditer(r"\[RESULT:[^\]]*\]", cited):
-        line = body.count("\n", 0, m.start()) + 1
-        problems.append(CheckProblem(kind="other", line=line + line_offset, text=m.group(0),
-                                     message=f"{m.group(0)} (line {line + line_offset}) needs a measured number"))
+    for line, text in find_placeholders(body):
+        need = "needs a measured number" if text.startswith("[RESULT") else "is a placeholder: write the prose"
+        problems.append(CheckProblem(kind="placeholder", line=line + line_offset, text=text,
+                                     message=f"{text} (line {line + line_offset}) {need}"))
 
     problems.sort(key=lambda p: p.line)
     return Checks(checked_at=dt.datetime.now().astimezone(), numbers_checked=len(numbers), problems=problems)
+
+
+_PLACEHOLDER = re.compile(r"\[(?:TO WRITE|RESULT)\b[^\]\n]*\]")
+
+
+def find_placeholders(body: str) -> list[tuple[int, str]]:
+    """(line, text) of every `[TO WRITE…]` and `[RESULT…]` left in `body`, outside code and comments.
+
+    >>> find_placeholders("# T\\n\\n> **[TO WRITE: Intuition]** ...\\nIt took [RESULT: steps]; `[TO WRITE]` is code.")
+    [(3, '[TO WRITE: Intuition]'), (4, '[RESULT: steps]')]
+    """
+    text = mask_code_and_links(body)
+    return [(text.count("\n", 0, m.start()) + 1, m.group(0)) for m in _PLACEHOLDER.finditer(text)]
+
+
+def recheck(draft: Draft, grounding: Grounding) -> Checks:
+    """The checks of `draft`'s body as it is now, in lines of its file (`forge review` runs this every time).
+
+    A reviewer's `resolved: true` stays on a problem that still exists (the same kind and text, as many
+    times as it was marked); never on a placeholder. A reply cut at max_tokens stays a problem until
+    resolved: the text cannot tell.
+    """
+    fresh = check_draft(draft.body, grounding, draft.path.parent)
+    old = draft.meta.checks.problems
+    marks = Counter((p.kind, p.text) for p in old if p.resolved and p.kind != "placeholder")
+    for p in fresh.problems:
+        if marks[(p.kind, p.text)] > 0:
+            marks[(p.kind, p.text)] -= 1
+            p.resolved = True
+    last = draft.body.strip().count("\n") + 1
+    for p in old:
+        if p.kind == "other" and p.text == "max_tokens":
+            fresh.problems.append(p.model_copy(update={"line": last, "message": re.sub(
+                r"\(line \d+\)", f"(line {last})", p.message, count=1)}))
+    meta = draft.meta.model_copy()
+    place_checks(meta, fresh, draft.body)
+    return meta.checks
+
+
+def place_checks(meta: DraftMeta, checks: Checks, body: str) -> None:
+    """Set `meta.checks` to `checks` (in lines of the body) moved to lines of the draft file.
+
+    The front matter holds the checks, so its length depends on them: iterate to the fixed point.
+    """
+    offset = 0
+    for _ in range(6):
+        meta.checks = shift_lines(checks, offset)
+        text = render(meta, body)
+        lines_before_body = text[: text.index("\n---\n", 3) + 5].count("\n") + 1
+        if lines_before_body == offset:
+            return
+        offset = lines_before_body
 
 
 _LINK = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")

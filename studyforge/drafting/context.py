@@ -265,20 +265,14 @@ def _draft_links(ws: Workspace, week: int, slug: str, editions: list[str]) -> di
 
 
 def _summary_from_draft(ws: Workspace, week: int, slug: str) -> tuple[str | None, str]:
-    from studyforge.drafting.drafts import list_drafts, read_draft
+    from studyforge.drafting.drafts import week_versions
 
-    candidates = [p for p in list_drafts(ws.drafts_dir, week) if p.name.startswith(slug + ".")]
-    # prefer what a human approved, then the scientist edition, then the newest version
-    ranked = []
-    for path in candidates:
-        try:
-            draft = read_draft(path)
-        except ForgeError:
-            continue
-        rank = ({"published": 0, "reviewed": 1}.get(draft.meta.status, 2), draft.meta.edition != "scientist",
-                -draft.meta.version)
-        ranked.append((rank, draft))
-    for _, draft in sorted(ranked, key=lambda x: x[0]):
+    groups, _ = week_versions(ws.drafts_dir, week)
+    current = [g.current.draft for g in groups if g.slug == slug and g.current.draft is not None]
+    # of each edition's current version: prefer what a human approved, then the scientist edition
+    ranked = sorted(current, key=lambda d: ({"published": 0, "reviewed": 1}.get(d.meta.status, 2),
+                                            d.meta.edition != "scientist"))
+    for draft in ranked:
         paragraph = first_paragraph(draft.body)
         if paragraph:
             return paragraph, f"draft {ws.relative(draft.path)}"

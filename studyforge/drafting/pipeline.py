@@ -5,8 +5,10 @@
     finish(...)                   copy the figures, run the grounding checks, write the draft, log the call
 
 Nothing is written before a call has succeeded: a failed call leaves every file as it was (only the
-call log grows). A stream that breaks midway leaves its text in `<draft>.md.partial`. A draft a human
-has edited is never overwritten (drafts.write_new_draft). Every call is logged (calllog.py).
+call log grows). A stream that breaks midway leaves its text in `<draft>.md.partial`, which the next
+successful draft of that post and edition removes. A version the learner made theirs is never
+overwritten: the new draft is a candidate beside it (drafts.write_new_draft, which also says which
+version is current). Every call is logged (calllog.py).
 """
 
 from __future__ import annotations
@@ -21,15 +23,14 @@ from typing import Any
 from studyforge.console import out
 from studyforge.curriculum import Edition, Post, Week
 from studyforge.drafting.calllog import CallLog
-from studyforge.drafting.checks import Grounding, check_draft, shift_lines
+from studyforge.drafting.checks import Grounding, check_draft, place_checks
 from studyforge.drafting.context import DraftContext, gather
 from studyforge.drafting.drafts import (
     CheckProblem,
     Checks,
     DraftMeta,
     body_hash,
-    draft_path,
-    render,
+    partial_path,
     write_new_draft,
 )
 from studyforge.drafting.llm import (
@@ -96,9 +97,10 @@ class Planned:
 class Outcome:
     job: Job
     path: Path
-    kept: Path | None  # the human-edited draft left untouched beside the new version
+    kept: Path | None  # the current version left untouched: the new draft is a candidate beside it
     response: LLMResponse
     meta: DraftMeta
+    backup: Path | None = None  # with --force: where the replaced text was copied
 
 
 # ---------------------------------------------------------------------------------------------
@@ -201,7 +203,7 @@ def generate(ws: Workspace, planned: Planned, client: LLMClient, *, force: bool 
     outcomes = []
     for job in planned.jobs:
         start = time.perf_counter()
-        partial = draft_path(ws.drafts_dir, job.request.week, job.post.slug, job.edition).with_suffix(".md.partial")
+        partial = partial_path(ws.drafts_dir, job.request.week, job.post.slug, job.edition)
         display = _live_display(job, client, enabled=live and client.backend != "offline")
         try:
             with display as on_text:
@@ -258,32 +260,18 @@ def finish(ws: Workspace, planned: Planned, job: Job, response: LLMResponse, bac
         body_hash="", usage=usage, cost_usd=round(cost, 6) if cost is not None else None, checks=checks,
         allow_quick=True if planned.ctx.quick_runs else None, quick_runs=planned.ctx.quick_runs or None,
     )
-    _place_checks(meta, checks, body)
-    intended = draft_path(ws.drafts_dir, meta.week, meta.post, meta.edition)
-    path = write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body, force=force)
+    meta.body_hash = body_hash(body)
+    place_checks(meta, checks, body)
+    placed = write_new_draft(ws.drafts_dir, ws.forge_dir, meta, body, force=force)
+    path = placed.path
+    partial_path(ws.drafts_dir, meta.week, meta.post, meta.edition).unlink(missing_ok=True)  # stale now
     log.record(week=meta.week, post=meta.post, edition=meta.edition, backend=backend, model=model,
                kind="batch" if batch else "draft", prompt_hash=meta.prompt_hash, input_tokens=usage.input_tokens,
                output_tokens=usage.output_tokens, cache_read_tokens=usage.cache_read_tokens,
                cache_write_tokens=usage.cache_write_tokens, cost_usd=meta.cost_usd,
                duration_s=round(response.duration_s, 3), request_id=response.request_id, outcome="ok",
                draft=ws.relative(path))
-    return Outcome(job, path, intended if path != intended else None, response, meta)
-
-
-def _place_checks(meta: DraftMeta, checks: Checks, body: str) -> None:
-    """Set `meta.checks` with lines of the draft file: the body's lines plus the front matter's length.
-
-    The front matter holds the checks, so its length depends on them: iterate to the fixed point.
-    """
-    meta.body_hash = body_hash(body)
-    offset = 0
-    for _ in range(6):
-        meta.checks = shift_lines(checks, offset)
-        text = render(meta, body)
-        lines_before_body = text[: text.index("\n---\n", 3) + 5].count("\n") + 1
-        if lines_before_body == offset:
-            return
-        offset = lines_before_body
+    return Outcome(job, path, placed.kept, response, meta, placed.backup)
 
 
 def _copy_figures(ctx: DraftContext, body: str, week_dir: Path) -> None:
@@ -358,8 +346,12 @@ def report(ws: Workspace, outcome: Outcome) -> None:
                f"{outcome.response.duration_s:.1f}s")
     out.success(f"{ws.relative(outcome.path)} — {how}")
     if outcome.kept is not None:
-        out.warn(f"kept your edits in {ws.relative(outcome.kept)}: the new draft is {outcome.path.name} beside it "
-                 "(--force replaces the edited file)")
+        out.warn(f"kept {ws.relative(outcome.kept)}, the current version (yours: edited, approved or adopted); "
+                 f"the new draft is a candidate beside it, {outcome.path.name}. `forge review week{meta.week}` shows "
+                 f"the difference; `forge review week{meta.week} --post {meta.post} --edition {meta.edition} "
+                 f"--adopt v{meta.version}` makes it current (--force replaces the current version instead)")
+    if outcome.backup is not None:
+        out.info(f"  replaced with --force; the previous text is kept in {ws.relative(outcome.backup)}")
     checks = meta.checks
     problems = checks.problems
     colour = "yellow" if problems else "green"
