@@ -249,19 +249,14 @@ def _earlier_posts(ws: Workspace, plan: Curriculum, w: Week) -> list[EarlierPost
 
 
 def _draft_links(ws: Workspace, week: int, slug: str, editions: list[str]) -> dict[str, str]:
-    """Per edition, the link from a drafts/weekNN/ folder to the post's draft: `<slug>.<edition>.md`, else
-    its highest `.vN.md`; editions with no draft file get no link."""
-    folder = ws.drafts_dir / f"week{week:02d}"
-    links = {}
-    for edition in editions:
-        versioned = re.compile(rf"{re.escape(slug)}\.{re.escape(edition)}\.v(\d+)\.md")
-        versions = sorted((int(m[1]), p) for p in folder.glob(f"{slug}.{edition}.v*.md")
-                          if (m := versioned.fullmatch(p.name)) and p.is_file())
-        plain = folder / f"{slug}.{edition}.md"
-        found = plain if plain.is_file() else versions[-1][1] if versions else None
-        if found is not None:
-            links[edition] = f"../{folder.name}/{found.name}"
-    return links
+    """Per edition, the link from a drafts/weekNN/ folder to the post's current draft version
+    (`drafts.week_versions` decides which); editions with no draft file get no link."""
+    from studyforge.drafting.drafts import week_versions
+
+    groups, _ = week_versions(ws.drafts_dir, week)
+    folder = f"week{week:02d}"
+    return {g.edition: f"../{folder}/{g.current.path.name}" for g in groups
+            if g.slug == slug and g.edition in editions}
 
 
 def _summary_from_draft(ws: Workspace, week: int, slug: str) -> tuple[str | None, str]:
