@@ -65,7 +65,8 @@ def list_studies(tree: Path, python: str) -> dict[str, int]:
     return info["studies"]
 
 
-def run_tree(tree: Path, studies: dict[str, int], seed: int, out: Path, python: str, timeout: float) -> None:
+def run_tree(tree: Path, studies: dict[str, int], seed: int, out: Path, python: str, timeout: float,
+             label: str = "") -> None:
     """Run every study's quick preset from `tree`; keep each record's comparable files under out/<id>/."""
     out.mkdir(parents=True, exist_ok=True)
     manifest = {"tree": str(tree), "seed": seed, "preset": "quick", "studies": {}}
@@ -96,7 +97,7 @@ def run_tree(tree: Path, studies: dict[str, int], seed: int, out: Path, python: 
             (dest / "forge.log").write_text(log)
         seconds = time.perf_counter() - started
         manifest["studies"][study_id] = {"week": week, "status": status, "seconds": round(seconds, 1)}
-        print(f"  {tree.name or tree}: {study_id:55s} {status:10s} {seconds:6.1f} s", flush=True)
+        print(f"  {label or tree}: {study_id:55s} {status:10s} {seconds:6.1f} s", flush=True)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
@@ -202,7 +203,7 @@ def _side(spec: str, label: str, wanted: list[str], weeks: set[int], seed: int, 
     if missing:
         print(f"  {label}: not registered in {path}: {', '.join(missing)}")
     print(f"{label}: {len(chosen)} studies from {path}", flush=True)
-    run_tree(path, chosen, seed, out / label, python, timeout)
+    run_tree(path, chosen, seed, out / label, python, timeout, label)
     return out / label
 
 
