@@ -171,10 +171,23 @@ def execute(ws: Workspace, req: RunRequest, planned: list[Planned],
     return outcomes
 
 
+def _sink_failed(study, record: RunRecord, seed: int, error: str) -> None:
+    """A W&B call failed: the record says so, and the user reads one warning line per run (not per call)."""
+    if record.wandb.synced:
+        from studyforge.console import out
+
+        seed_note = f" (seed {seed})" if len(record.seeds) > 1 else ""
+        out.warn(f"W&B: {study.id}{seed_note}: {error} — the study goes on and its local record is complete; "
+                 f"W&B lacks part of it (run.json: wandb.synced false)")
+    record.wandb.synced = False
+    record.wandb.error = record.wandb.error or error
+
+
 def _run_seed(study, config, record: RunRecord, folder: Path, seed: int, index: int, device: str,
               mode, ws: Workspace, report: Reporter) -> dict[str, Any]:
     seed_everything(seed)
-    sink = WandbSink(mode, record.wandb.project or "studyforge", record.wandb.entity, ws.root)
+    sink = WandbSink(mode, record.wandb.project or "studyforge", record.wandb.entity, ws.root,
+                     on_error=lambda error: _sink_failed(study, record, seed, error))
     sink.start(group=record.run_id, name=f"{study.id}-s{seed}", job_type=study.id,
                config={**record.config, "preset": record.preset, "seed": seed, "week": study.week,
                        "forge_run_id": record.run_id},

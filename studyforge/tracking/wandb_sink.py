@@ -8,6 +8,7 @@ files land under `wandb/` and `wandb sync` uploads them later), unless `WANDB_MO
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,64 +46,93 @@ def _has_key() -> bool:
 
 
 class WandbSink:
-    """Mirrors one seed of a forge run into one W&B run. Every call is a no-op when disabled."""
+    """Mirrors one seed of a forge run into one W&B run. Every call is a no-op when disabled.
+
+    W&B is a mirror, never a reason to lose a run: an exception from any W&B call (init, log, Image,
+    Table, summary, finish) is caught, kept in `error` (the first one), reported once through `on_error`,
+    and the study goes on; the local record does not depend on W&B. Later calls are still tried (a table
+    W&B refuses should not cost the metrics after it), unless the run never started.
+    """
 
     def __init__(self, mode: Literal["online", "offline", "disabled"], project: str, entity: str | None,
-                 root: Path):
+                 root: Path, on_error: Callable[[str], None] | None = None):
         self.mode = mode
         self.project = project
         self.entity = entity
         self.root = root
         self.run: Any = None
+        self.error: str | None = None
+        self._on_error = on_error
 
     @property
     def enabled(self) -> bool:
         return self.mode != "disabled"
 
+    def _guard(self, what: str, call: Callable[[], Any]) -> Any:
+        """`call()`, or None when it raises: the first failure is kept and reported, none propagates."""
+        try:
+            return call()
+        except Exception as exc:  # any W&B failure is the sink's, never the study's
+            if self.error is None:
+                text = " ".join(f"{type(exc).__name__}: {exc}".split())
+                self.error = f"{what}: {text[:300]}{'…' if len(text) > 300 else ''}"
+                if self._on_error:
+                    self._on_error(self.error)
+            return None
+
     def start(self, *, group: str, name: str, job_type: str, config: dict[str, Any], tags: list[str]) -> None:
-        if not self.enabled:
-            return
+        if self.enabled:
+            self.run = self._guard("wandb.init", lambda: self._init(group, name, job_type, config, tags))
+
+    def _init(self, group: str, name: str, job_type: str, config: dict[str, Any], tags: list[str]) -> Any:
         import wandb
 
         self.root.mkdir(parents=True, exist_ok=True)
-        self.run = wandb.init(
+        run = wandb.init(
             project=self.project, entity=self.entity, group=group, name=name, job_type=job_type,
             config=config, tags=tags, mode=self.mode, dir=str(self.root), reinit="finish_previous",
             settings=wandb.Settings(console="off", silent=True, x_disable_stats=True),
         )
         # Studies restart their step counter per environment/sweep; W&B wants a monotone x-axis, so the
         # forge step travels as an ordinary metric and every chart uses it.
-        self.run.define_metric("step")
-        self.run.define_metric("*", step_metric="step")
+        run.define_metric("step")
+        run.define_metric("*", step_metric="step")
+        return run
 
     def log(self, metrics: dict[str, Any], step: int | None) -> None:
         if self.run is not None:
-            self.run.log({**metrics, **({"step": step} if step is not None else {})})
+            self._guard("log", lambda: self.run.log({**metrics, **({"step": step} if step is not None else {})}))
 
     def log_figure(self, name: str, path: Path, caption: str) -> None:
         if self.run is not None:
-            import wandb
+            def send() -> None:
+                import wandb
 
-            self.run.log({f"figures/{name}": wandb.Image(str(path), caption=caption or None)})
+                self.run.log({f"figures/{name}": wandb.Image(str(path), caption=caption or None)})
+
+            self._guard(f"figure {name!r}", send)
 
     def log_table(self, name: str, columns: list[str], rows: list[list[Any]]) -> None:
         if self.run is not None:
-            import wandb
+            def send() -> None:
+                import wandb
 
-            self.run.log({f"tables/{name}": wandb.Table(columns=columns, data=rows)})
+                self.run.log({f"tables/{name}": wandb.Table(columns=columns, data=rows)})
+
+            self._guard(f"table {name!r}", send)
 
     def summary(self, values: dict[str, Any]) -> None:
         if self.run is not None:
             from studyforge.tracking.stats import flatten
 
-            self.run.summary.update(flatten(values))
+            self._guard("summary", lambda: self.run.summary.update(flatten(values)))
 
     def finish(self, exit_code: int = 0) -> dict[str, str | None]:
         """Close the W&B run; returns its id, URL (online) and folder (offline, for `wandb sync`)."""
         if self.run is None:
             return {}
         run, self.run = self.run, None
-        info = {"id": run.id, "url": run.url if self.mode == "online" else None,
-                "dir": str(Path(run.dir).parent)}
-        run.finish(exit_code=exit_code)
+        info = self._guard("run info", lambda: {"id": run.id, "url": run.url if self.mode == "online" else None,
+                                                 "dir": str(Path(run.dir).parent)}) or {}
+        self._guard("finish", lambda: run.finish(exit_code=exit_code))
         return info
