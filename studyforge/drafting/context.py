@@ -32,7 +32,7 @@ from pathlib import Path
 from studyforge.curriculum import Curriculum, Paper, Topic, Week
 from studyforge.drafting.facts import Fact, facts_of_record
 from studyforge.errors import ForgeError
-from studyforge.tracking.records import QUICK, RunRecord, scan_records
+from studyforge.tracking.records import QUICK, Artifact, RunRecord, scan_records
 from studyforge.workspace import Workspace
 
 # Rows of a table shown in the prompt (the whole CSV stays in the run record).
@@ -203,12 +203,20 @@ def read_week_notes(ws: Workspace, week: int) -> list[Note]:
     return notes
 
 
-def _tables(record: RunRecord, ws: Workspace) -> list[TableRef]:
+def _first_seeds(record: RunRecord, artifacts: list[Artifact]) -> list[Artifact]:
+    """Each artifact once by name, of the record's first seed where there is one per seed."""
     out, seen = [], set()
-    for art in record.tables:
+    for art in artifacts:
         if art.name in seen or (art.seed is not None and record.seeds and art.seed != record.seeds[0]):
             continue
         seen.add(art.name)
+        out.append(art)
+    return out
+
+
+def _tables(record: RunRecord, ws: Workspace) -> list[TableRef]:
+    out = []
+    for art in _first_seeds(record, record.tables):
         path = record.path / art.path
         try:
             with open(path, encoding="utf-8", newline="") as fh:
@@ -223,15 +231,8 @@ def _tables(record: RunRecord, ws: Workspace) -> list[TableRef]:
 
 
 def _figures(record: RunRecord) -> list[FigureRef]:
-    out, seen = [], set()
-    for art in record.figures:
-        if art.name in seen or (art.seed is not None and record.seeds and art.seed != record.seeds[0]):
-            continue
-        seen.add(art.name)
-        source = record.path / art.path
-        out.append(FigureRef(record.experiment, record.run_id, art.name, art.caption, source,
-                             f"figures/{record.run_id}/{Path(art.path).name}"))
-    return out
+    return [FigureRef(record.experiment, record.run_id, art.name, art.caption, record.path / art.path,
+                      f"figures/{record.run_id}/{Path(art.path).name}") for art in _first_seeds(record, record.figures)]
 
 
 def _earlier_posts(ws: Workspace, plan: Curriculum, w: Week) -> list[EarlierPost]:
