@@ -27,9 +27,10 @@ line in the body is dropped (the title comes from the front matter). For Jekyll,
 Which drafts: for each post and edition, its current version (drafting/drafts.py: the one rule that
 status and review use too), when its status is `reviewed` or `published`; a candidate beside it is
 named, never published; a week with none is refused. A draft that still holds a placeholder
-(`[TO WRITE…]`, `[RESULT: …]`) is refused, even when approved with `--force`. Figures are the body's local image links (markdown
-`![..](path)` and `<img src=..>`), resolved from the draft's folder; each is copied and its link
-rewritten, a missing one is refused. The publication date is `--date`, else the date the draft was
+(`[TO WRITE…]`, `[RESULT: …]`) is refused, even when approved with `--force`. Figures are the body's
+local image links (markdown `![..](path)` and `<img src=..>` outside code, read by drafting/markdown.py
+as the checks read them), resolved from the draft's folder; each is copied and its link rewritten, a
+missing one is refused. The publication date is `--date`, else the date the draft was
 first published, else today — so publishing again writes the same files (unchanged ones are not
 touched) and leaves the drafts' `published` date as it was. Afterwards each draft's front matter says
 `status: published` and `published: <date>`; its body is never changed.
@@ -50,6 +51,7 @@ from urllib.parse import quote, unquote
 import yaml
 
 from studyforge.drafting.drafts import Draft, read_draft, save, week_versions
+from studyforge.drafting.markdown import find_links, rewrite_targets, unlink
 from studyforge.errors import ForgeError
 from studyforge.tracking.io import write_bytes_atomic
 from studyforge.workspace import Workspace
@@ -109,28 +111,9 @@ def check_out_dir(ws: Workspace, out: Path) -> Path:
 # ---------------------------------------------------------------------------------------------
 # Markdown helpers.
 
-_IMAGE_MD = re.compile(r'(!\[[^\]]*\]\(\s*<?)([^)\s>]+)(>?(?:\s+"[^"]*")?\s*\))')
-_IMAGE_HTML = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(["'])([^"']+)\2""", re.IGNORECASE)
 _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#|\{\{)", re.IGNORECASE)
 _LEADING_H1 = re.compile(r"\A\s*#\s+[^\n]*\n?")
 _LATEX = re.compile(r"\$\$|\\\(|\\\[|\\begin\{|(?<![\\$])\$[^$\n]*[\\^_{][^$\n]*\$")
-
-
-def figure_links(body: str) -> list[tuple[int, str]]:
-    """(line, target) of every image link in `body`, markdown and HTML.
-
-    >>> figure_links('Text\\n![V*](figures/v.png "value")\\n<img src="a b.png" width=300>')
-    [(2, 'figures/v.png'), (3, 'a b.png')]
-    """
-    found = [(m.start(), m.group(2)) for m in _IMAGE_MD.finditer(body)]
-    found += [(m.start(), m.group(3)) for m in _IMAGE_HTML.finditer(body)]
-    return [(body.count("\n", 0, pos) + 1, target) for pos, target in sorted(found)]
-
-
-def rewrite_links(body: str, mapping: dict[str, str]) -> str:
-    """Replace each image target found in `mapping` (old -> new); other links stay as they are."""
-    body = _IMAGE_MD.sub(lambda m: m.group(1) + mapping.get(m.group(2), m.group(2)) + m.group(3), body)
-    return _IMAGE_HTML.sub(lambda m: m.group(1) + m.group(2) + mapping.get(m.group(3), m.group(3)) + m.group(2), body)
 
 
 def summary_of(body: str, limit: int = 200) -> str:
@@ -145,8 +128,7 @@ def summary_of(body: str, limit: int = 200) -> str:
         text = paragraph.strip()
         if not text or text.startswith(("#", "!", "<", "|", "$$", ">", "- ", "* ", "+ ", "---", "\\[")):
             continue
-        text = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", text)
-        text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+        text = unlink(text)
         text = re.sub(r"(\*\*|__|`)", "", text)
         text = re.sub(r"(?<!\w)\*(\S[^*]*?)\*(?!\w)", r"\1", text)
         text = " ".join(text.split())
@@ -225,7 +207,7 @@ def plan_outputs(ws: Workspace, week: int, fmt: str, out: Path, date: dt.date | 
         layout = layout_for(fmt, target, name, when)
         body = _LEADING_H1.sub("", draft.body.strip(), count=1).strip() + "\n"
         figures, mapping = _collect_figures(ws, draft, body, layout)
-        body = rewrite_links(body, mapping)
+        body = rewrite_targets(body, mapping)
         tags = _strings(extra.get("tags")) or [w.title, plan.phase_of(w).title]
         more = _strings(extra.get("categories"))
         summary = str(extra.get("summary") or extra.get("description") or summary_of(body))
@@ -260,7 +242,7 @@ def _collect_figures(ws: Workspace, draft: Draft, body: str, layout: Layout
     figures: list[tuple[Path, Path]] = []
     mapping: dict[str, str] = {}
     used: dict[str, Path] = {}
-    for _, link in figure_links(body):
+    for link in [found.target for found in find_links(body) if found.image]:
         if link in mapping or _EXTERNAL.match(link):
             continue
         candidate = Path(unquote(link))
@@ -283,10 +265,7 @@ def _collect_figures(ws: Workspace, draft: Draft, body: str, layout: Layout
 
 def _line_of(path: Path, link: str) -> int:
     """The 1-based line of the draft file that links to `link` (1 when it cannot be told)."""
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if f"({link}" in line or f"<{link}>" in line or f'"{link}"' in line or f"'{link}'" in line:
-            return number
-    return 1
+    return next((found.line for found in find_links(path.read_text(encoding="utf-8")) if found.target == link), 1)
 
 
 def publish(ws: Workspace, week: int, fmt: str, out: Path, date: dt.date | None = None,

@@ -16,7 +16,8 @@ After every draft, before a human reads it:
 - **placeholders** — a `[TO WRITE…]` or `[RESULT: …]` left in the prose (outside code) is a problem
   that only replacing it resolves: a `resolved: true` mark does not count, and `forge publish` refuses it.
 
-`recheck` runs them again on a draft as it is now (`forge review`), keeping the reviewer's marks.
+`recheck` runs them again on a draft as it is now (`forge review`), keeping the reviewer's marks. Links
+are read by markdown.py, as `forge publish` reads them.
 
 Each problem reads like "73.9% (line 41) matches no fact": line numbers are the body's plus `line_offset`
 (the pipeline passes the front matter's length, so they are lines of the draft file).
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from studyforge.drafting.context import DraftContext
 from studyforge.drafting.drafts import CheckProblem, Checks, Draft, DraftMeta, render
+from studyforge.drafting.markdown import LINK_TARGET, blank_fenced_code, find_links
 
 # ---------------------------------------------------------------------------------------------
 # Reading numbers.
@@ -119,7 +121,6 @@ def read_numbers(text: str, *, with_context: bool = True) -> list[Number]:
 # ---------------------------------------------------------------------------------------------
 # What is not prose.
 
-_FENCE = re.compile(r"^(\s*)(```|~~~)")
 _SPANS = [
     re.compile(r"<!--.*?-->", re.DOTALL),                        # HTML comments
     re.compile(r"\$\$.*?\$\$", re.DOTALL),                       # display maths
@@ -127,7 +128,7 @@ _SPANS = [
     re.compile(r"\\\(.*?\\\)", re.DOTALL),
     re.compile(r"(`+)(?:(?!\1).)+?\1", re.DOTALL),                # inline code
     re.compile(r"(?<![\\$\w])\$(?=[^\s$])(?:\\.|[^$\n\\])*?(?<=[^\s\\])\$(?!\d)"),  # inline maths $x$
-    re.compile(r"(?<=\])\([^)\s]*(?:\s+\"[^\"]*\")?\)"),          # link and image targets
+    LINK_TARGET,                                                  # link and image targets
     re.compile(r"<https?://[^>]+>"),                              # autolinks
     re.compile(r"https?://[^\s)>\]]+"),                           # bare URLs
     re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.MULTILINE),        # reference definitions
@@ -150,18 +151,7 @@ def _blank(text: str, start: int, end: int) -> str:
 
 def mask_code_and_links(body: str) -> str:
     """`body` with code, maths, comments, link targets and HTML tags blanked (lines and columns kept)."""
-    lines = body.split("\n")
-    fence: str | None = None
-    for i, line in enumerate(lines):
-        m = _FENCE.match(line)
-        if fence is None and m:
-            fence = m.group(2)
-            lines[i] = " " * len(line)
-        elif fence is not None:
-            if m and m.group(2) == fence:
-                fence = None
-            lines[i] = " " * len(line)
-    text = "\n".join(lines)
+    text = blank_fenced_code(body)
     for pattern in _SPANS:
         for m in list(pattern.finditer(text)):
             text = _blank(text, m.start(), m.end())
@@ -326,7 +316,8 @@ def check_draft(body: str, grounding: Grounding, draft_dir: Path, *, line_offset
             problems.append(CheckProblem(kind="number", line=n.line + line_offset, text=n.text,
                                          message=f"{n.text} (line {n.line + line_offset}) {hint}"))
 
-    for link, line, is_image in _links(body):
+    for found in find_links(body):
+        link, line, is_image = found.target, found.line, found.image
         if re.match(r"^(?:[a-z][a-z0-9+.-]*:|#|/)", link, re.IGNORECASE):
             continue  # web links, anchors and absolute paths are not the draft's files
         target = (draft_dir / link.split("#")[0]).resolve()
@@ -409,32 +400,6 @@ def place_checks(meta: DraftMeta, checks: Checks, body: str) -> None:
         if lines_before_body == offset:
             return
         offset = lines_before_body
-
-
-_LINK = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_IMG_TAG = re.compile(r"<img\b[^>]*\bsrc=[\"']([^\"']+)[\"']", re.IGNORECASE)
-
-
-def _links(body: str) -> list[tuple[str, int, bool]]:
-    """(target, line, is an image) of every markdown link and <img> outside code."""
-    lines = body.split("\n")
-    fence = None
-    for i, line in enumerate(lines):  # blank fenced code, keep everything else as is
-        m = _FENCE.match(line)
-        if fence is None and m:
-            fence, lines[i] = m.group(2), ""
-        elif fence is not None:
-            if m and m.group(2) == fence:
-                fence = None
-            lines[i] = ""
-    text = re.sub(r"(`+)(?:(?!\1).)+?\1", lambda m: " " * len(m.group(0)), "\n".join(lines))
-    text = re.sub(r"<!--.*?-->", lambda m: re.sub(r"[^\n]", " ", m.group(0)), text, flags=re.DOTALL)
-    out = []
-    for m in _LINK.finditer(text):
-        out.append((m.group(2), text.count("\n", 0, m.start()) + 1, m.group(1) == "!"))
-    for m in _IMG_TAG.finditer(text):
-        out.append((m.group(1), text.count("\n", 0, m.start()) + 1, True))
-    return out
 
 
 def shift_lines(checks: Checks, offset: int) -> Checks:
