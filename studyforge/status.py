@@ -65,7 +65,8 @@ version; renaming or removing a key bumps it.
       }]
     }
 
-Status reads files only: it never imports experiment code (nor torch), so it stays fast.
+Status reads files only: it never imports experiment code (nor torch), so it stays fast. This module
+computes the dashboard; cli/status_cmd.py draws it for the terminal.
 """
 
 from __future__ import annotations
@@ -73,9 +74,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 from typing import Any
-
-from rich.markup import escape
-from rich.table import Table
 
 from studyforge.curriculum import Curriculum, Week
 from studyforge.errors import ForgeError
@@ -317,108 +315,3 @@ def _calendar(plan: Curriculum, rows: list[dict[str, Any]], today: dt.date) -> d
         activity, due = "rest", f"{day}: nothing scheduled"
     cal.update(week=n, activity=activity, due=due)
     return cal
-
-
-# ---------------------------------------------------------------------------------------------
-# Rendering.
-
-_STATE_STYLE = {"upcoming": "dim", "studying": "cyan", "drafting": "blue", "in review": "yellow",
-                "published": "green", "overdue": "bold red"}
-_DRAFT_STYLE = {"draft": "yellow", "reviewed": "cyan", "published": "green", "error": "red"}
-
-
-def header_lines(data: dict[str, Any]) -> list[str]:
-    cal, posts = data["calendar"], data["posts"]
-    plan = data["plan"]
-    if cal["position"] == "during":
-        row = data["weeks"][cal["week"] - 1]
-        where = f"Today is {data['today']}: week {cal['week']} of {plan['weeks']} ({escape(row['title'])})."
-    else:
-        where = f"Today is {data['today']}: outside the plan ({plan['start_date']} → {plan['end_date']})."
-    lines = [f"[bold]{escape(plan['title'])}[/]", where, f"[bold]Due:[/] {escape(cal['due'])}"]
-    overdue = [str(row["week"]) for row in data["weeks"] if row["state"] == "overdue"]
-    if overdue:
-        lines.append(f"[bold red]Overdue:[/] week{'s' * (len(overdue) > 1)} {', '.join(overdue)} "
-                     "(ended, posts not published)")
-    colour = "green" if posts["published"] >= posts["target"] else "yellow"
-    due = {"during": "due by the end of this week", "before": "due so far", "after": "due by the plan's end"}
-    lines.append(f"[bold]Posts:[/] [{colour}]{posts['published']} published[/] of {posts['target']} "
-                 f"{due[cal['position']]} ({posts['per_week']} a week; {posts['planned']} planned in all)")
-    return lines
-
-
-def status_table(data: dict[str, Any]) -> Table:
-    from rich import box
-
-    editions = " · ".join(next(iter(data["weeks"][0]["posts"]), {"editions": {}})["editions"]) if data["weeks"] else ""
-    table = Table(box=box.SIMPLE_HEAD, show_lines=True, pad_edge=False, title_justify="left",
-                  caption=f"posts: one line per post of the week, one status per edition ({editions})",
-                  caption_justify="left")
-    for col, width in (("week", 34), ("dates", None), ("state", None), ("notes", 40), ("experiments", 40),
-                       ("posts", 48)):
-        table.add_column(col, overflow="fold", max_width=width, no_wrap=width is None)
-    for row in data["weeks"]:
-        start, end = dt.date.fromisoformat(row["start"]), dt.date.fromisoformat(row["end"])
-        table.add_row(
-            f"{row['week']} {escape(row['title'])}\n[dim]{escape(row['phase'])}[/]",
-            f"{start:%b %d}–{end:%b %d}",
-            f"[{_STATE_STYLE[row['state']]}]{row['state']}[/]",
-            _notes_text(row["notes"]),
-            _experiments_text(row["experiments"]),
-            _posts_text(row),
-        )
-    return table
-
-
-def _notes_text(notes: dict[str, Any]) -> str:
-    if not notes["present"]:
-        text = "—"
-    else:
-        text = f"{notes['words']:,} words"
-        if notes["status"]:
-            text += f"\n[dim]{escape(notes['status'])}[/]"
-    for error in notes["errors"]:
-        text += f"\n[red]error: {escape(_short(error))}[/]"
-    return text
-
-
-def _experiments_text(e: dict[str, Any]) -> str:
-    colour = "green" if e["total"] and e["completed"] == e["total"] else ""
-    text = f"{e['completed']}/{e['total']} completed"
-    text = f"[{colour}]{text}[/]" if colour else text
-    text += f"\nlast run {e['last_run']}" if e["last_run"] else ""
-    if e.get("quick_only"):
-        every = e["quick_only_ids"] == e["completed_ids"]
-        text += "\n[yellow]quick runs only" + ("" if every else ": " + escape(", ".join(e["quick_only_ids"]))) + "[/]"
-    if e["failed"]:
-        text += "\n[red]failed: " + escape(", ".join(e["failed"])) + "[/]"
-    for error in e["errors"]:
-        text += f"\n[red]error: {escape(_short(error))}[/]"
-    return text
-
-
-def _posts_text(row: dict[str, Any]) -> str:
-    lines = []
-    for index, post in enumerate(row["posts"], 1):
-        cells = []
-        for cell in post["editions"].values():
-            status = cell["status"]
-            if status is None:
-                cells.append("—")
-                continue
-            text = f"[{_DRAFT_STYLE[status]}]{status}[/]"
-            if cell["version"] and cell["version"] > 1:
-                text += f" v{cell['version']}"
-            if cell["unresolved"]:
-                text += f" [red]({cell['unresolved']} unresolved)[/]"
-            cells.append(text)
-        lines.append(f"{index}. " + " · ".join(cells))
-    draft_errors = [e for e in row["errors"] if e not in row["notes"]["errors"] + row["experiments"]["errors"]]
-    for error in draft_errors:
-        lines.append(f"[red]error: {escape(_short(error))}[/]")
-    return "\n".join(lines)
-
-
-def _short(error: str) -> str:
-    """The table shows what and where; the hint after ' — ' is in the JSON (and `forge validate`)."""
-    return error.split(" — ")[0]

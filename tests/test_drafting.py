@@ -297,7 +297,7 @@ def test_cli_auto_without_key_drafts_offline_and_says_so(ws):
 
 
 def test_cli_show_prompt_sends_nothing(ws):
-    result = runner.invoke(app, ["-C", str(ws.root), "draft", "1", "-p", "2", "-e", "manager", "--show-prompt"])
+    result = runner.invoke(app, ["-C", str(ws.root), "draft", "1", "-p", "2", "--edition", "manager", "--show-prompt"])
     assert result.exit_code == 0, result.output
     assert "system block 1: the week's context (cached)" in result.output
     assert "w01.ppo.cartpole.final_return = 487.3 ± 9.1 (3 seeds)" in result.output

@@ -193,7 +193,7 @@ def test_cli_through_a_local_server_never_writes_the_key(ws, monkeypatch, tmp_pa
         assert result.exit_code == 0, result.output
         log = runner.invoke(app, ["-C", str(ws.root), "log", "--json"])
         api.failures = [(401, "authentication_error", "invalid x-api-key")]
-        failed = runner.invoke(app, ["-C", str(ws.root), "draft", "1", "-p", "1", "-e", "manager"])
+        failed = runner.invoke(app, ["-C", str(ws.root), "draft", "1", "-p", "1", "--edition", "manager"])
     assert len(list((ws.drafts_dir / "week01").glob("*.md"))) == 4
     assert KEY in " ".join(api.headers_seen[0].values()) and len(json.loads(log.stdout)) == 4
     assert failed.exit_code == 1 and "401" in failed.output and "Traceback" not in failed.output

@@ -17,9 +17,9 @@ def register(app: typer.Typer) -> None:
 def draft(
     week: WeekArg,
     post: Annotated[str, typer.Option("--post", "-p", help="the post's number in the week (1, 2), its slug, or all")] = "all",
-    edition: Annotated[str, typer.Option("--edition", "-e", help="scientist | manager | all")] = "all",
-    backend: Annotated[str, typer.Option(help="auto (anthropic when ANTHROPIC_API_KEY is set, else offline) | "
-                                              "anthropic | offline")] = "auto",
+    edition: Annotated[str, typer.Option("--edition", help="scientist | manager | all (the plan's editions)")] = "all",
+    backend: Annotated[str, typer.Option(help="auto | anthropic | offline: auto is anthropic when ANTHROPIC_API_KEY "
+                                              "is set, else offline")] = "auto",
     model: Annotated[str | None, typer.Option(help="Claude model id (default: drafting.model in curriculum.yaml, "
                                                    "else the newest Sonnet the SDK knows)", show_default=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="count the tokens and estimate the cost; generate nothing")] = False,
@@ -38,7 +38,7 @@ def draft(
     from studyforge.curriculum import parse_week
     from studyforge.drafting.pipeline import DraftOptions, run_draft
 
-    ws = state.workspace()
+    ws = state.workspace(writes=dry_run or not show_prompt)  # --dry-run logs its count
     number = parse_week(week, ws.curriculum)
     run_draft(ws, DraftOptions(week=number, post=post, edition=edition, backend=backend, model=model,
                                dry_run=dry_run, show_prompt=show_prompt, force=force,

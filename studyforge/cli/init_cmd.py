@@ -15,8 +15,8 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="the new workspace's folder (created when missing)",
-                                              show_default=False)],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="the new workspace's folder (created when "
+                                              "missing)", show_default=False)],
     start_date: Annotated[str | None, typer.Option("--start-date", help="Monday of week 1, YYYY-MM-DD "
                                                    "(default: the coming Monday)", show_default=False)] = None,
 ) -> None:

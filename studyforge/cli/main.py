@@ -1,9 +1,17 @@
-"""The `forge` command: a typer app whose sub-commands live one group per module."""
+"""The `forge` command: a typer app whose sub-commands live one group per module.
+
+Conventions every command keeps (tests/test_cli_conventions.py checks them): flags show no `<bool>` in
+the help, arguments read in capitals (`WEEK`), a short option means the same everywhere (options.py lists
+them), `forge` alone prints the help and exits 0, and output into a closed pipe (`forge runs | head`)
+ends quietly with exit 0, as git's does.
+"""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from studyforge import __version__
 from studyforge.cli import (
@@ -25,8 +33,45 @@ from studyforge.console import out
 from studyforge.errors import ForgeError
 
 
+def _plain_flags(params: list) -> list:
+    """A flag takes no value, so its help shows none (typer would print `<bool>`)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+@contextmanager
+def _help_into_closed_pipe():
+    """rich answers a closed stdout by silencing it and exiting 1; for the help that is a quiet end, exit 0."""
+    try:
+        yield
+    except SystemExit:
+        raise SystemExit(0) from None
+
+
+class ForgeCommand(TyperCommand):
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+    def collect_usage_pieces(self, ctx):
+        """`forge run [OPTIONS] WEEK`: typer braces a required argument (`{WEEK}`), no other tool does."""
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in super().collect_usage_pieces(ctx)]
+
+    def format_help(self, ctx, formatter):
+        with _help_into_closed_pipe():
+            return super().format_help(ctx, formatter)
+
+
 class ForgeGroup(TyperGroup):
     """Turns user errors into one red line and exit code 2 (never a traceback), for every command."""
+
+    def get_params(self, ctx):
+        return _plain_flags(super().get_params(ctx))
+
+    def format_help(self, ctx, formatter):
+        with _help_into_closed_pipe():
+            return super().format_help(ctx, formatter)
 
     def invoke(self, ctx):
         try:
@@ -43,7 +88,7 @@ app = typer.Typer(
     cls=ForgeGroup,
     name="forge",
     help="studyforge: run the study plan's experiments for real, track them in W&B, draft the posts.",
-    no_args_is_help=True,
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -57,15 +102,25 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     workspace: WorkspaceOpt = None,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="show the version"),
 ) -> None:
+    if ctx.invoked_subcommand is None:  # `forge` alone: the help, and a success
+        text = ctx.get_help()  # rich prints the help itself and returns ""
+        if text:
+            typer.echo(text)
+        raise typer.Exit(0)
+    out.json_mode = False  # each command sets it for --json (one process may run several: the tests)
     state.set_workspace(workspace)
 
 
 for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, draft_cmd, review_cmd, publish_cmd, init_cmd, log_cmd,
                sample_cmd):
     module.register(app)
+for command in app.registered_commands:
+    if command.cls in (None, TyperCommand):
+        command.cls = ForgeCommand
 
 
 def run() -> None:

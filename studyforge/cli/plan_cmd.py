@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 from rich.tree import Tree
 
 from studyforge.cli import state
@@ -36,7 +35,10 @@ def validate(json_: JsonOpt = False) -> None:
 
 
 def curriculum(week: OptionalWeekArg = None, json_: JsonOpt = False) -> None:
-    """Print the plan: all weeks as a table, or one week as a tree."""
+    """Print the plan: all weeks as a table under their phases (columns: week, title, experiments, posts), or
+    one week as a tree."""
+    from rich.markup import escape
+
     from studyforge.curriculum import Topic, parse_week
     from studyforge.experiments.registry import all_studies
 
@@ -50,41 +52,59 @@ def curriculum(week: OptionalWeekArg = None, json_: JsonOpt = False) -> None:
         out.json(data)
         return
     if week is None:
-        table = Table(title=plan.title)
-        for col in ("week", "phase", "title", "experiments", "posts"):
-            table.add_column(col)
-        for w in plan.weeks:
-            done = sum(e.id in implemented for e in w.experiments)
-            table.add_row(str(w.week), plan.phase_of(w).title, w.title, f"{done}/{len(w.experiments)} implemented",
-                          "\n".join(p.display_title for p in w.posts))
-        out.print(table)
+        out.print(plan_table(plan, implemented, out.width))
         return
     w = plan.week(parse_week(week, plan))
-    tree = Tree(f"[bold]Week {w.week}: {w.title}[/]  [dim]({plan.phase_of(w).title})[/]")
+    e_ = escape  # the plan's text is shown as written, never read as rich markup ("[week06-connection]")
+    tree = Tree(f"[bold]Week {w.week}: {e_(w.title)}[/]  [dim]({e_(plan.phase_of(w).title)})[/]")
 
     def add_topic(node, item):
         if isinstance(item, Topic):
-            child = node.add(item.title)
+            child = node.add(e_(item.title))
             for sub in item.subtopics:
                 add_topic(child, sub)
         else:
-            node.add(item)
+            node.add(e_(item))
 
     topics = tree.add("[bold]Study topics")
     for item in w.topics:
         add_topic(topics, item)
     papers = tree.add("[bold]Core papers")
     for p in w.core_papers:
-        papers.add(" · ".join(x for x in (p.title, p.authors, str(p.year) if p.year else None,
-                                          f"arXiv:{p.arxiv}" if p.arxiv else None) if x))
-    exps = tree.add(f"[bold]Experiments[/]  [dim]W&B: {w.wandb}[/]")
+        papers.add(e_(" · ".join(x for x in (p.title, p.authors, str(p.year) if p.year else None,
+                                             f"arXiv:{p.arxiv}" if p.arxiv else None) if x)))
+    exps = tree.add(f"[bold]Experiments[/]  [dim]W&B: {e_(w.wandb)}[/]")
     for e in w.experiments:
         mark = "[green]✓ implemented[/]" if e.id in implemented else "[yellow]planned[/]"
-        exps.add(f"{e.id} — {e.title}  {mark}").add(f"[dim]{e.description} · tracks: {e.tracks}[/]")
+        exps.add(f"{e_(e.id)} — {e_(e.title)}  {mark}").add(f"[dim]{e_(e.description)} · tracks: {e_(e.tracks)}[/]")
     posts = tree.add("[bold]Posts")
     for p in w.posts:
-        posts.add(f"{p.display_title}  [dim]({p.kind}, {p.slug})[/]").add(f"[dim]{p.notes_for_agent}[/]")
+        posts.add(f"{e_(p.display_title)}  [dim]({p.kind}, {p.slug})[/]").add(f"[dim]{e_(p.notes_for_agent)}[/]")
     out.print(tree)
+
+
+def plan_table(plan, implemented: set[str], width: int):
+    """Every week under its phase's name: title, experiments implemented / planned, the posts' titles."""
+    from rich import box
+    from rich.markup import escape
+
+    from studyforge.display import Col, fitted_table
+
+    cols = [Col("week", whole=True, justify="right"), Col("title", min_width=16),
+            Col("experiments", drop=1, min_width=11), Col("posts", min_width=36)]
+    rows: list[dict[str, str]] = []
+    phase = None
+    for w in plan.weeks:
+        if plan.phase_of(w).title != phase:
+            if phase is not None:
+                rows.append({})  # a blank line between phases
+            phase = plan.phase_of(w).title
+            rows.append({"title": f"[bold]{escape(phase)}[/]"})
+        done = sum(e.id in implemented for e in w.experiments)
+        rows.append({"week": str(w.week), "title": escape(w.title),
+                     "experiments": f"{done}/{len(w.experiments)} implemented",
+                     "posts": "\n".join(f"• {escape(p.display_title)}" for p in w.posts)})
+    return fitted_table(cols, rows, width, title=escape(plan.title), title_justify="left", box=box.SIMPLE_HEAD)
 
 
 __all__ = ["ForgeError"]

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 def publish(
     week: WeekArg,
-    format_: Annotated[str, typer.Option("--format", "-f", help="hugo, jekyll, quarto or markdown",
+    format_: Annotated[str, typer.Option("--format", "-f", help="hugo | jekyll | quarto | markdown",
                                          show_default=False)],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="the site's folder (created when missing)",
                                           show_default=False)],
@@ -37,7 +37,7 @@ def publish(
 
         raise ForgeError(f"unknown format {format_!r}", hint=f"use one of {', '.join(FORMATS)}")
     when = parse_date(date, "--date") if date is not None else None
-    ws = state.workspace()
+    ws = state.workspace(writes=True)
     number = parse_week(week, ws.curriculum)
     outputs, skipped = do_publish(ws, number, fmt, out_dir, date=when)
     for o in outputs:

@@ -12,7 +12,7 @@ from studyforge.console import out
 
 PostOpt = Annotated[str | None, typer.Option("--post", help="the post's number in the week or its slug (default: all)",
                                              show_default=False)]
-EditionOpt = Annotated[str | None, typer.Option("--edition", help="scientist, manager or all (default: all)",
+EditionOpt = Annotated[str | None, typer.Option("--edition", help="scientist | manager | all (default: all)",
                                                 show_default=False)]
 
 

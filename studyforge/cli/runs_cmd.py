@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from studyforge.cli import state
 from studyforge.cli.options import JsonOpt, OptionalWeekArg, WeekArg
@@ -20,7 +19,8 @@ def register(app: typer.Typer) -> None:
 
 
 def runs(week: OptionalWeekArg = None, json_: JsonOpt = False) -> None:
-    """List run records (newest last), with status, seeds, headline and path; unreadable ones as error rows."""
+    """List run records, newest last, unreadable ones as error rows (columns: week, experiment, run id, status,
+    preset, seeds, headline, started, time; a narrow terminal drops started, seeds, preset and time first)."""
     from studyforge.curriculum import parse_week
     from studyforge.display import fmt
     from studyforge.errors import ForgeError
@@ -47,22 +47,42 @@ def runs(week: OptionalWeekArg = None, json_: JsonOpt = False) -> None:
     if not scan.records and not bad:
         out.print("No runs yet" + (f" for week {number}" if number else "") + ": try `forge run week1`.")
         return
-    table = Table(title="Runs")
-    for col in ("week", "experiment", "run id", "status", "preset", "seeds", "headline", "started", "time"):
-        table.add_column(col)
+    cells = []
     for r, (summary, stats, error) in zip(scan.records, summaries, strict=True):
         value = flatten(summary).get(r.headline) if r.headline else None
         colour = {"completed": "green", "failed": "red"}.get(r.status, "yellow")
         headline = f"[red]{escape(_short(error))}[/]" if error else fmt(value, stats.get(r.headline or ""))
-        table.add_row(str(r.week), r.experiment, r.run_id, f"[{colour}]{r.status}[/]", r.preset,
-                      ",".join(map(str, r.seeds)), headline,
-                      f"{r.started:%Y-%m-%d %H:%M}", f"{r.duration_s:.1f}s" if r.duration_s else "—")
+        cells.append({"week": str(r.week), "experiment": r.experiment, "run id": r.run_id,
+                      "status": f"[{colour}]{r.status}[/]", "preset": r.preset, "seeds": ",".join(map(str, r.seeds)),
+                      "headline": headline, "started": f"{r.started:%Y-%m-%d %H:%M}",
+                      "time": f"{r.duration_s:.1f}s" if r.duration_s else "—"})
     for row in bad:
-        table.add_row(str(row["week"] or "—"), row["experiment"] or "—", row["run_id"] or "—", "[red]unreadable[/]",
-                      "—", "—", f"[red]{escape(_short(row['error']))}[/]", "—", "—")
-    out.print(table)
+        cells.append({"week": str(row["week"] or "—"), "experiment": row["experiment"] or "—",
+                      "run id": row["run_id"] or "—", "status": "[red]unreadable[/]", "preset": "—", "seeds": "—",
+                      "headline": f"[red]{escape(_short(row['error']))}[/]", "started": "—", "time": "—"})
+    out.print(runs_table(cells, out.width))
     for row in bad:  # in full, whatever the terminal's width did to the row
         out.warn(f"unreadable run record: {escape(row['error'])}")
+
+
+def runs_table(cells: list[dict[str, str]], width: int):
+    """Experiment and run ids are shown whole (`forge sample` takes the run id); when they do not fit side by
+    side with the headline the experiment stacks above its run id; the less important columns go first."""
+    from rich import box
+
+    from studyforge.display import Col, fits, fitted_table
+
+    rest = [Col("status", whole=True), Col("preset", whole=True, drop=3), Col("seeds", whole=True, drop=4),
+            Col("headline", drop=1, min_width=10), Col("started", whole=True, drop=5),
+            Col("time", whole=True, drop=2, justify="right")]
+    options = {"title": "Runs", "title_justify": "left", "box": box.SIMPLE_HEAD}
+    side_by_side = [Col("week", whole=True, drop=6, justify="right"), Col("experiment", whole=True),
+                    Col("run id", whole=True), *rest]
+    if fits(side_by_side, cells, width, keep=1, **options):  # the headline too
+        return fitted_table(side_by_side, cells, width, **options)
+    stacked = [{**c, "experiment / run id": f"{c['experiment']}\n  {c['run id']}"} for c in cells]
+    return fitted_table([Col("week", whole=True, drop=6, justify="right"), Col("experiment / run id", whole=True),
+                         *rest], stacked, width, **options)
 
 
 def _short(error: str) -> str:

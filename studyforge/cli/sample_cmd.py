@@ -16,10 +16,10 @@ def register(app: typer.Typer) -> None:
 
 
 def sample(
-    run_id: Annotated[str, typer.Argument(help="the run whose checkpoint to use (`forge runs` lists them)",
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID", help="the run whose checkpoint to use (`forge runs` lists them)",
                                           show_default=False)],
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="text to continue")] = "\n",
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", "-n", help="tokens to generate")] = 200,
+    prompt: Annotated[str, typer.Option("--prompt", help="text to continue")] = "\n",
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="tokens to generate")] = 200,
     temperature: Annotated[float, typer.Option("--temperature", "-t", help="0 = greedy")] = 0.8,
     top_k: Annotated[int | None, typer.Option("--top-k", help="sample among the k likeliest tokens")] = None,
     top_p: Annotated[float | None, typer.Option("--top-p", help="nucleus sampling threshold")] = None,
