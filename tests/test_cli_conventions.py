@@ -96,7 +96,8 @@ def test_forge_alone_prints_help_and_exits_0():
 # -- pipes -------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [["curriculum"], ["status", "--today", "2026-12-03"], ["--help"]])
+@pytest.mark.parametrize("args", [["curriculum"], ["curriculum", "--json"], ["status", "--today", "2026-12-03"],
+                                  ["--help"], ["run", "--help"]])
 def test_output_into_a_closed_pipe_ends_quietly_with_exit_0(workspace, args):
     # `forge curriculum | head -1`: head exits early. A pipe whose reader is gone before forge writes makes
     # every write fail with EPIPE, deterministically.
