@@ -1,7 +1,7 @@
 """Drafting cost and speed, with the API faked: week 1's two posts × two editions through the real client.
 
 Runs week 1's studies (default preset, seconds) into a temporary workspace, then drafts all four posts with the real
-`AnthropicClient` talking to the in-process fake Messages API (studyforge/drafting/fakeapi.py), which
+`AnthropicClient` talking to the in-process fake Messages API (studyforge/testing/fakeapi.py), which
 simulates prompt caching as the API documents it. Measured:
 
 - input tokens per request (a local estimate, ~4 characters per token: no tokenizer offline);
@@ -49,10 +49,10 @@ def main() -> bool:
     import httpx2
 
     from studyforge.console import out
-    from studyforge.drafting.fakeapi import FakeAnthropicAPI
     from studyforge.drafting.llm import AnthropicClient
     from studyforge.drafting.pipeline import DraftOptions, run_draft
     from studyforge.runner import RunRequest, execute, plan
+    from studyforge.testing import FakeAnthropicAPI
     from studyforge.workspace import Workspace
 
     os.environ.setdefault("WANDB_MODE", "disabled")

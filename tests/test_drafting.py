@@ -19,9 +19,10 @@ from studyforge.drafting.calllog import CallLog
 from studyforge.drafting.context import gather
 from studyforge.drafting.drafts import read_draft
 from studyforge.drafting.facts import describe, fact_id, facts_of_record, group_lines
-from studyforge.drafting.llm import FakeClient, LLMError
+from studyforge.drafting.llm import LLMError
 from studyforge.drafting.pipeline import DraftOptions, run_draft
 from studyforge.errors import ForgeError
+from studyforge.testing import FakeClient
 from studyforge.tracking.io import write_json_atomic
 from studyforge.tracking.records import Artifact, RunRecord, record_dir
 from studyforge.workspace import Workspace

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from studyforge.cli.main import app
 from studyforge.drafting.calllog import CallLog
 from studyforge.drafting.drafts import read_draft
-from studyforge.drafting.fakeapi import FakeAnthropicAPI
 from studyforge.drafting.llm import AnthropicClient, LLMError, LLMRequest, StreamBroken
 from studyforge.drafting.pipeline import DraftOptions, run_draft
 from studyforge.drafting.pricing import default_model, known_models
+from studyforge.testing import FakeAnthropicAPI
 from studyforge.workspace import Workspace
 
 KEY = "sk-ant-test-NEVER-WRITE-ME-0123456789"

@@ -15,6 +15,14 @@ ws = test_drafting.ws  # the fixture: the mini plan, week 1's notes and one comp
 PACKAGE = Path(__file__).resolve().parents[1] / "studyforge"
 
 
+def test_test_doubles_live_in_studyforge_testing():
+    from studyforge.testing import FakeAnthropicAPI, FakeClient
+
+    assert FakeClient.__module__.startswith("studyforge.testing.")
+    assert FakeAnthropicAPI.__module__.startswith("studyforge.testing.")
+    assert not (PACKAGE / "drafting" / "fakeapi.py").exists()
+
+
 def test_markdown_links_are_read_in_one_place():
     patterns = [f"{p.relative_to(PACKAGE)}:{node.lineno}" for p in PACKAGE.rglob("*.py")
                 if p.name != "markdown.py" and "experiments" not in p.parts
@@ -27,10 +35,10 @@ def test_markdown_links_are_read_in_one_place():
 def test_checks_and_publishing_read_the_same_figure_links(ws, tmp_path):
     """An image in a code block is no figure to either; a bracket in alt text does not hide one from either."""
     from studyforge.drafting.drafts import read_draft
-    from studyforge.drafting.llm import FakeClient
     from studyforge.drafting.pipeline import DraftOptions, run_draft
     from studyforge.publishing import publish
     from studyforge.review import approve, review
+    from studyforge.testing import FakeClient
 
     figure = "figures/20261130-100000-s0-abcd/returns.png"
     body = (f"# PPO Explained\n\nPPO reached 487.3.\n\n![Figure [1]: returns]({figure})\n\n"

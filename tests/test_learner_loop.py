@@ -19,8 +19,8 @@ from studyforge.cli.main import app
 from studyforge.console import out
 from studyforge.drafting.context import gather
 from studyforge.drafting.drafts import read_draft, save
-from studyforge.drafting.llm import FakeClient
 from studyforge.drafting.pipeline import DraftOptions, run_draft
+from studyforge.testing import FakeClient
 from studyforge.tracking.io import write_json_atomic
 from studyforge.tracking.records import RunRecord, record_dir
 from studyforge.workspace import Workspace

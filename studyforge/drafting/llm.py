@@ -1,4 +1,4 @@
-"""LLM clients: one protocol, and the three things that speak it — Claude, an offline skeleton, a fake.
+"""LLM clients: one protocol, and what speaks it — Claude and an offline skeleton (a fake for tests: studyforge/testing).
 
     client.generate(request, on_text=callback) -> LLMResponse     (streams; on_text gets each text delta)
     client.count_tokens(request) -> int                           (for --dry-run)
@@ -10,7 +10,7 @@
   what to do and the request id, exit code 1. A stream that breaks after text arrived is a
   `StreamBroken` carrying the partial text, so the caller can keep it.
 - `OfflineClient`: returns the skeleton the templates rendered (deterministic, free, no network).
-- `FakeClient`: for tests — queued replies (text, an exception, or a response), records every request.
+- `studyforge.testing.FakeClient`: for tests — queued replies (text, an exception, or a response).
 
 The API key is read by the SDK from the environment and kept only inside the SDK's client: forge
 never stores, logs or prints it.
@@ -254,7 +254,7 @@ def _short(exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Offline and fake.
+# Offline.
 
 
 class OfflineClient:
@@ -274,44 +274,3 @@ class OfflineClient:
 def approx_request_tokens(request: LLMRequest) -> int:
     texts = [b["text"] for b in request.system] + [m["content"] for m in request.messages]
     return sum(approx_tokens(t) for t in texts)
-
-
-class FakeClient:
-    """For tests: replies are taken in order; each may be text, an LLMResponse, or an exception to raise.
-
-    `FakeClient(["# Title\\n\\nbody"])`; `client.requests` holds every request it was sent.
-    A reply given as `StreamBroken(..., partial="...")` first streams the partial text, then raises.
-    """
-
-    backend = "fake"
-
-    def __init__(self, replies: list[str | LLMResponse | BaseException] | None = None, *, model: str = "fake-model",
-                 chunk: int = 40, tokens: int = 1000):
-        self.replies = list(replies or [])
-        self.requests: list[LLMRequest] = []
-        self.model = model
-        self.chunk = chunk
-        self.tokens = tokens
-
-    def generate(self, request: LLMRequest, on_text: OnText | None = None) -> LLMResponse:
-        self.requests.append(request)
-        if not self.replies:
-            raise AssertionError("FakeClient: no reply queued")
-        reply = self.replies.pop(0)
-        if isinstance(reply, StreamBroken):
-            if on_text and reply.partial:
-                on_text(reply.partial)
-            raise reply
-        if isinstance(reply, BaseException):
-            raise reply
-        if isinstance(reply, LLMResponse):
-            return reply
-        for i in range(0, len(reply), self.chunk):
-            if on_text:
-                on_text(reply[i:i + self.chunk])
-        usage = Usage(input_tokens=self.tokens, output_tokens=approx_tokens(reply))
-        return LLMResponse(reply, self.model, usage, f"req_fake_{len(self.requests)}", "end_turn", 0.0)
-
-    def count_tokens(self, request: LLMRequest) -> int:
-        self.requests.append(request)
-        return approx_request_tokens(request)
