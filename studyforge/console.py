@@ -8,6 +8,7 @@ import sys
 from typing import Any, NoReturn
 
 from rich.console import Console
+from rich.markup import escape
 
 
 def pipe_closed() -> NoReturn:
@@ -46,10 +47,11 @@ class Output:
             pipe_closed()
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+        """Plain text (a path, a `[TO WRITE: …]` placeholder) is printed as it is, never read as markup."""
+        self.err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+        self.err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         self.print(f"[dim]{message}[/]", soft_wrap=True)

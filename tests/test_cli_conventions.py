@@ -173,3 +173,28 @@ def test_help_texts_promise_only_columns_that_exist(workspace, monkeypatch):
         header = _header(result.output, first)
         missing = [c for c in promised if c not in header]
         assert missing == [], f"forge {command}: the help promises {missing}, the table has {header.split()}"
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run", "week1", "--seeds", "abc"], "forge run: Invalid value for '--seeds'"),
+    (["run", "week1", "--bogus"], "forge run: No such option: --bogus"),
+    (["run"], "forge run: Missing argument 'WEEK'"),
+    (["nope"], "forge: No such command 'nope'"),
+])
+def test_a_usage_error_is_one_red_line_and_exit_2(args, says):
+    """typer's own parse errors, too: one line naming the command and its --help, no box, no traceback."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], result.output
+    assert "--help`" in lines[0]
+
+
+def test_error_text_is_never_read_as_markup(capsys):
+    """A placeholder named in an error (`[result: …]`) is printed as it is, not swallowed as a rich tag."""
+    from studyforge.console import out
+
+    out.error("drafts/x.md still holds [TO WRITE: intro] and [result: y]")
+    out.warn("[bold]kept[/bold]")
+    err = capsys.readouterr().err
+    assert "[TO WRITE: intro] and [result: y]" in err and "[bold]kept[/bold]" in err

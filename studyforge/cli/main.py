@@ -8,6 +8,7 @@ ends quietly with exit 0, as git's does.
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 import typer
@@ -72,6 +73,22 @@ class ForgeGroup(TyperGroup):
     def format_help(self, ctx, formatter):
         with _help_into_closed_pipe():
             return super().format_help(ctx, formatter)
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        """A usage error (`--seeds abc`, an unknown option) is one red line naming the command, exit 2."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            out.error("aborted")
+            sys.exit(1)
+        except typer.TyperException as exc:  # typer's own click: usage errors, bad parameters, missing ones
+            ctx = getattr(exc, "ctx", None)
+            command = ctx.command_path if ctx is not None else "forge"
+            out.error(f"{command}: {exc.format_message()} — see `{command} --help`")
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         try:
