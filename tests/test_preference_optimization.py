@@ -179,3 +179,27 @@ def test_a_saved_week8_model_is_the_reference(tmp_path):
     with pytest.raises(ValueError, match="reference context"):
         too_long = cfg.model_copy(update={"completion_len": 16})
         ex.method_comparison(RunContext(out_dir=tmp_path / "run2", config=too_long, seed=0), too_long)
+
+
+def test_sequence_kl_averages_to_the_exact_sequence_kl_and_is_never_negative():
+    """Enumerating every completion of a 3-token vocabulary: Σ_y π(y) · sequence_kl(y) equals
+    KL(π ‖ π_ref) = Σ_y π(y) (log π(y) − log π_ref(y)) (the chain rule), and no single completion's value is
+    negative, while the one-sample log-ratio log π(y) − log π_ref(y) is, for some y."""
+    import itertools
+
+    policy, reference = tiny_lm(vocab=3, max_len=6), tiny_lm(vocab=3, max_len=6)
+    torch.manual_seed(1)
+    for p in reference.parameters():
+        p.data += 0.3 * torch.randn_like(p)
+    prompts = torch.tensor([[0, 2, 1]])
+    ys = torch.tensor(list(itertools.product(range(3), repeat=3)))  # all 27 completions
+    xs = prompts.expand(len(ys), -1)
+    with torch.no_grad():
+        log_p, log_q = completion_logps(policy, xs, ys), completion_logps(reference, xs, ys)
+        estimate = ex.sequence_kl(policy, reference, xs, ys)
+    p = log_p.exp()
+    torch.testing.assert_close(p.sum(), torch.tensor(1.0))
+    exact = (p * (log_p - log_q)).sum()
+    assert exact > 0.01
+    torch.testing.assert_close((p * estimate).sum(), exact, atol=1e-5, rtol=1e-4)
+    assert (estimate >= 0).all() and (log_p - log_q < 0).any()

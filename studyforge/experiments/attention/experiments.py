@@ -176,7 +176,7 @@ def variants_vs_reference(ctx, cfg: VariantsConfig) -> None:
 
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8), layout="constrained")
     labels = {"performer": "Performer FAVOR+ (m features)", "linformer_random": "Linformer, random E/F (k rows)"}
     for method, label in labels.items():
         for scale in cfg.approx_input_scales:
@@ -259,7 +259,7 @@ def memory_and_speed(ctx, cfg: MemorySpeedConfig) -> None:
     ctx.log_table("memory_and_speed", rows, caption="Peak memory and best forward time per variant and length.")
 
     summary = {}
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for name in cfg.variants:
         pts = [r for r in rows if r["variant"] == name]
         lengths = [r["length"] for r in pts]
@@ -380,7 +380,7 @@ def length_extrapolation(ctx, cfg: ExtrapolationConfig) -> None:
             ctx.save_checkpoint(f"lm_{enc}", {"state_dict": model.state_dict(), "encoding": enc,
                                               "chars": corpus.chars, "config": cfg.model_dump()})
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for enc, entry in results.items():
         axes[0].plot(lengths, [entry[f"ppl_L{L}"] for L in lengths], "o-", label=enc)
         curve = position_curves[enc]

@@ -261,7 +261,7 @@ def perplexity_vs_model_size(ctx, cfg: SizesConfig) -> None:
     alpha, a = power_law_fit([v["params_non_embedding"] for v in ok.values()], [v["val_loss"] for v in ok.values()])
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for name, v in sizes.items():
         pts = [p for p in v["curve"] if p[1] is not None]
         a1.plot([p[0] for p in pts], [math.exp(p[1]) for p in pts], "o-", ms=3, label=f"{name} ({v['params']:,})")

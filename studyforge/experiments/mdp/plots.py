@@ -6,6 +6,7 @@ Each function returns a Figure for `ctx.log_figure`, which saves and closes it.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -58,7 +59,8 @@ def value_heatmap(env: GridEnv, values: np.ndarray, policy: np.ndarray, title: s
                 ax.text(c, r + 0.4, f"{values[s]:.2f}", ha="center", va="bottom", fontsize=6, color=ink)
     ax.set_xticks(range(cols))
     ax.set_yticks(range(rows))
-    ax.set_title(title, fontsize=10)
+    # a small grid makes a narrow figure: the title wraps to its width (about 11 characters an inch at 10 pt)
+    ax.set_title(textwrap.fill(title, max(24, int(11 * fig.get_figwidth()))), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -98,5 +100,6 @@ def convergence_curves(solutions: Mapping[str, Solution], title: str):
         ax.grid(True, which="both", alpha=0.3)
     ax_res.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(wspace=0.28)  # fixed spacing: tight_layout would cost more than the plot itself
+    # fixed spacing, room for the x labels below: tight_layout would cost more than the plot itself
+    fig.subplots_adjust(wspace=0.28, bottom=0.15)
     return fig

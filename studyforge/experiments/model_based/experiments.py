@@ -301,8 +301,9 @@ def planning_vs_learning(ctx, cfg: PlanningConfig) -> None:
     ctx.log_table("planning_vs_learning", [{"method": m, **summary[m]} for m in methods],
                   caption="Env steps to the return threshold and wall time: model-based MPC vs model-free PPO.")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.4))
+    fig, ax = plt.subplots(figsize=(7.5, 4.4), layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for j, m in enumerate(methods):
         for i, s in enumerate(seeds):
@@ -311,6 +312,11 @@ def planning_vs_learning(ctx, cfg: PlanningConfig) -> None:
                     label=m if i == 0 else None, color=colors[j % len(colors)])
     ax.axhline(cfg.threshold, color="k", ls="--", lw=1, label=f"threshold {cfg.threshold:g}")
     ax.set_xscale("log")
+    # 1, 2 and 5 of each decade as plain numbers; the default also labels 3, 4, 6 … when the axis spans
+    # about a decade, and those run into each other
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("environment steps (log)")
     ax.set_ylabel(f"return (mean of last {cfg.window} episodes)")
     ax.set_title(f"{cfg.env_id}: planning with a learned model vs learning a policy")

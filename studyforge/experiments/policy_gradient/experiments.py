@@ -324,7 +324,7 @@ def variance_reduction_ablation(ctx, cfg: VarianceConfig) -> None:
 def _variance_figure(variance: dict, points: list[int], names: list[str]):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
     width = 0.8 / len(points)
     x = np.arange(len(names))
     for i, point in enumerate(points):
@@ -543,7 +543,7 @@ def vtrace_correction(ctx, cfg: VtraceConfig) -> None:
 def _lag_figure(lags: list[int], finals: dict[str, list[dict]]):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     for corr, ivs in finals.items():
         c = np.array([iv["iqm"] for iv in ivs])
         err = [c - np.array([iv["lo"] for iv in ivs]), np.array([iv["hi"] for iv in ivs]) - c]

@@ -18,12 +18,13 @@ from typing import ClassVar, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 
 from studyforge.experiments.config import ExperimentConfig
 from studyforge.experiments.language_modeling.data import load_data
 from studyforge.experiments.language_modeling.trainer import TrainConfig
-from studyforge.experiments.preference_optimization import losses
+from studyforge.experiments.preference_optimization import losses, plots
 from studyforge.experiments.preference_optimization.pairs import (
     PreferencePairs,
     completion_logps,
@@ -126,16 +127,33 @@ def heldout_metrics(method: str, policy, pairs: PreferencePairs, device, batch: 
 
 
 @torch.no_grad()
+def sequence_kl(policy, reference, prompts: torch.Tensor, completions: torch.Tensor) -> torch.Tensor:
+    """Σ_t KL(π(·|x, y_<t) ‖ π_ref(·|x, y_<t)) along each completion: prompts (B, P), completions (B, C) -> (B,).
+
+    Averaged over completions sampled from π this is the sequence KL(π ‖ π_ref) (the chain rule of KL), as
+    is the one-sample log-ratio log π(y) − log π_ref(y); but each term here is an exact KL over the whole
+    vocabulary, so the estimate is never negative and varies less. (The log-ratio of a few samples often
+    lands below zero: a policy that barely moved, and samples that happen to be likelier under π_ref.)"""
+    seq = torch.cat([prompts, completions], dim=1)[:, :-1]
+    start = prompts.shape[1] - 1
+    log_p = F.log_softmax(policy(seq).logits[:, start:].float(), dim=-1)  # (B, C, V)
+    log_q = F.log_softmax(reference(seq).logits[:, start:].float(), dim=-1)
+    # KL_t = Σ_v π(v) (log π(v) − log π_ref(v)) ≥ 0; the clamp only removes rounding below zero
+    return (log_p.exp() * (log_p - log_q)).sum(-1).clamp_min(0.0).sum(-1)
+
+
+@torch.no_grad()
 def sample_quality(policy, reference, prompts: torch.Tensor, completion_len: int, decode, generator,
                    baseline: list[float] | None = None) -> tuple[dict[str, float], list[float]]:
-    """Mean true reward of one sample per prompt, the Monte-Carlo sequence KL(π ‖ π_ref) = E_y~π[log π(y) −
-    log π_ref(y)], and (with `baseline`, the reference's rewards on the same prompts) the win rate."""
+    """Mean true reward of one sample per prompt, their mean KL(π ‖ π_ref) (`sequence_kl`: the exact
+    per-token KL summed along each sample), and (with `baseline`, the reference's rewards on the same
+    prompts) the win rate."""
     from studyforge.experiments.language_modeling.generate import generate
 
     policy.eval()
     ys = generate(policy, prompts, completion_len, temperature=1.0, generator=generator)[:, prompts.shape[1]:]
     rewards = [vowel_share(decode(row.tolist())) for row in ys]
-    kl = completion_logps(policy, prompts, ys) - completion_logps(reference, prompts, ys)
+    kl = sequence_kl(policy, reference, prompts, ys)
     out = {"sample_reward": float(np.mean(rewards)), "kl_to_reference": float(kl.mean()),
            "sample_text": decode(ys[0].tolist())}
     if baseline is not None:
@@ -197,12 +215,10 @@ def method_comparison(ctx, cfg: MethodComparisonConfig) -> None:
     trains a fresh copy of the reference for `steps` AdamW steps on the same batches. Logged per method:
     loss, train accuracy and implicit rewards of chosen/rejected (`<method>/…`), and every `eval_every`
     steps the held-out accuracy (vs labels and vs truth) and margin. At the end, one sample per held-out
-    prompt from each policy: its true reward, its KL from the reference (Monte Carlo, sequence level) and
+    prompt from each policy: its true reward, its KL from the reference (`sequence_kl`, never below zero) and
     its win rate over the reference's own sample. Also checked: DPO's and IPO's closed-form optima on a
     6-response bandit (`bandit.check_closed_forms`), fitted from the same loss functions.
     """
-    import matplotlib.pyplot as plt
-
     from studyforge.experiments.preference_optimization.bandit import check_closed_forms
 
     device = ctx.torch_device
@@ -263,32 +279,10 @@ def method_comparison(ctx, cfg: MethodComparisonConfig) -> None:
                   "vs true reward), mean implicit margin, true reward (vowel share) of fresh samples, their "
                   "sequence KL from the reference, and the win rate over the reference's samples.")
 
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    colour = {m: f"C{i}" for i, m in enumerate(METHODS)}
-    for method, rows in curves.items():
-        axes[0].plot([r["step"] for r in rows], [r["heldout_accuracy"] for r in rows], "o-", ms=3, label=method,
-                     color=colour[method])
-        later = rows[1:]
-        if method in ("dpo", "kto"):
-            axes[1].plot([r["step"] for r in later], [r["chosen_reward"] for r in later], "-", color=colour[method],
-                         label=f"{method} chosen")
-            axes[1].plot([r["step"] for r in later], [r["rejected_reward"] for r in later], "--",
-                         color=colour[method], label=f"{method} rejected")
-    axes[0].axhline(heldout.label_agrees_with_truth, color="grey", ls=":", label="labels vs truth")
-    axes[0].set(xlabel="step", ylabel="held-out preference accuracy", title="Ranking held-out pairs")
-    axes[1].axhline(0, color="grey", lw=0.5)
-    axes[1].set(xlabel="step", ylabel="β·(log π − log π_ref), train batch", title="Implicit rewards (DPO, KTO)")
-    axes[2].scatter([0.0], [ref_quality["sample_reward"]], marker="*", s=120, color="black", label="reference")
-    for method, r in results.items():
-        axes[2].scatter([r["kl_to_reference"]], [r["sample_reward"]], s=50, label=method, color=colour[method])
-    axes[2].set(xlabel="KL(π ‖ π_ref) per sequence (nats)", ylabel="true reward of samples (vowel share)",
-                title="Reward gained against KL spent")
-    for ax in axes:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig = plots.method_comparison(curves, results, ref_quality["sample_reward"], heldout.label_agrees_with_truth)
     ctx.log_figure("preference_optimization", fig, caption="Held-out preference accuracy over training; implicit "
                    "rewards of chosen and rejected completions; true reward of fresh samples against their KL "
-                   "from the reference.")
+                   "from the reference (the exact per-token KL summed along each sample, so never below zero).")
 
     best = max(results, key=lambda m: results[m].get("win_rate_vs_reference", 0.0)) if results else None
     ctx.summary(methods={m: {k: v for k, v in r.items() if k != "sample_text"} for m, r in results.items()},

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from studyforge.experiments.config import ExperimentConfig
+from studyforge.experiments.plotting import label_points
 from studyforge.experiments.registry import register
 from studyforge.experiments.tokenization import data as datalib
 from studyforge.experiments.tokenization import metrics
@@ -185,7 +186,9 @@ def bpe_from_scratch(ctx, cfg: BPEStepsConfig) -> None:
         # Wikipedia stops when no pair occurs twice
         steps = [s for s in steps if s["pair_count"] >= 2]
         ours_lengths = [len(cfg.toy_text.encode())] + [s["length"] for s in steps]
-        ctx.log_table("toy_merges", [{"step": 0, "merge": "", "spells": "", "pair_count": "",
+        # row 0 is the text before any merge: no pair was counted (None, an empty CSV cell; W&B wants one
+        # type per column, so not "")
+        ctx.log_table("toy_merges", [{"step": 0, "merge": "", "spells": "", "pair_count": None,
                                       "sequence": cfg.toy_text, "length": ours_lengths[0]}, *steps],
                       caption=f"BPE on {cfg.toy_text!r}, ties to the lexicographically greater pair of byte "
                               f"strings; stops when no pair occurs twice.")
@@ -195,19 +198,20 @@ def bpe_from_scratch(ctx, cfg: BPEStepsConfig) -> None:
             for a, b, new in ((97, 97, 256), (97, 98, 257), (256, 257, 258)):
                 seq = merge(seq, (a, b), new)
                 wiki_lengths.append(len(seq))
-        fig, ax = plt.subplots(figsize=(5.5, 3.4))
+        fig, ax = plt.subplots(figsize=(5.5, 3.4), layout="constrained")
         ax.plot(range(len(ours_lengths)), ours_lengths, "o-", label="ties → greater pair (ours)")
-        for s in steps:
-            ax.annotate(s["sequence"], (s["step"], s["length"]), textcoords="offset points", xytext=(5, 5),
-                        fontsize=8, color="C0")
         if wiki_lengths:
             ax.plot(range(len(wiki_lengths)), wiki_lengths, "s--", label="Wikipedia's tie choice", alpha=0.7)
-            for k, text in enumerate(("ZabdZabac", "ZYdZYac", "XdXac"), start=1):
-                ax.annotate(text, (k, wiki_lengths[k]), textcoords="offset points", xytext=(-60, -12),
-                            fontsize=8, color="C1")
         ax.set_xticks(range(len(ours_lengths)))
         ax.set(xlabel="merges", ylabel="symbols in the sequence", title=f"BPE on {cfg.toy_text!r}")
-        ax.legend(fontsize=8)
+        ax.margins(x=0.2, y=0.15)  # room for the sequences written beside the points
+        ax.legend(fontsize=8, loc="upper right")
+        # each route's sequence beside its point: ours above, Wikipedia's below (the lengths coincide)
+        label_points(ax, [(s["step"], s["length"]) for s in steps], [s["sequence"] for s in steps], color="C0",
+                     prefer=("above right", "above", "above left", "right", "below right"))
+        if wiki_lengths:
+            label_points(ax, [(k, wiki_lengths[k]) for k in (1, 2, 3)], ["ZabdZabac", "ZYdZYac", "XdXac"],
+                         color="C1", prefer=("below left", "below", "below right", "left", "above left"))
         ctx.log_figure("toy_sequence_length", fig, caption="Each merge replaces every occurrence of the most "
                        "frequent pair by a new symbol; the sequence shrinks by the number of occurrences.")
         ctx.summary(toy={"text": cfg.toy_text, "merges": [s["merge"] for s in steps],
@@ -241,7 +245,7 @@ def bpe_from_scratch(ctx, cfg: BPEStepsConfig) -> None:
         for i in range(0, max(map(len, lengths.values())), cfg.log_every):
             ctx.log({f"bpe/{s}/train_symbols_per_byte": lengths[s][min(i, len(lengths[s]) - 1)] / initial
                      for s in lengths}, step=i)
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
         for s, series in lengths.items():
             ax.plot([x / initial for x in series], label=f"{s} (held-out {results[s]['bytes_per_token']:.2f} B/token)")
         ax.set(xlabel="merges", ylabel="training symbols per byte",
@@ -282,7 +286,7 @@ def bpe_from_scratch(ctx, cfg: BPEStepsConfig) -> None:
             ctx.log({"dropout/length_ratio": entry["length_ratio"], "dropout/p": p})
         ctx.log_table("dropout_examples", examples, caption=f"Segmentations of example words under BPE-dropout "
                       f"({cfg.dropout_samples} samples per p, seed {ctx.seed}).")
-        fig, ax = plt.subplots(figsize=(5, 3.2))
+        fig, ax = plt.subplots(figsize=(5, 3.2), layout="constrained")
         ax.plot(cfg.dropout_ps, [dropout[_pkey(p)]["length_ratio"] for p in cfg.dropout_ps], "o-")
         ax.set(xlabel="dropout probability p", ylabel="tokens / tokens without dropout",
                title="BPE-dropout: the price in sequence length")
@@ -364,7 +368,7 @@ def cross_lingual_compression(ctx, cfg: CompressionConfig) -> None:
     ctx.log_table("compression", rows, caption="Held-out compression per corpus, vocabulary size and training "
                   "regime (byte-level BPE; words = whitespace-separated).")
     names = list(held)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True, layout="constrained")
     for ax, regime in zip(axes, ("english_only", "balanced"), strict=True):
         for name in names:
             ax.plot(sizes, [summary["bytes_per_token"][regime][name][_vkey(v)] for v in sizes], "o-",
@@ -377,7 +381,7 @@ def cross_lingual_compression(ctx, cfg: CompressionConfig) -> None:
                    "trained on English compresses other scripts little better than raw bytes; a balanced "
                    "mix shares the vocabulary out.")
     top = _vkey(sizes[-1])
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names)), 3.5))
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names)), 3.5), layout="constrained")
     width = 0.4
     for k, regime in enumerate(("english_only", "balanced")):
         ax.bar([i + k * width for i in range(len(names))],
@@ -446,7 +450,7 @@ def vocab_efficiency_vs_coverage(ctx, cfg: EfficiencyConfig) -> None:
     ctx.log_table("efficiency", rows, caption="Per corpus and vocabulary size: share of the vocabulary used on "
                   "held-out text, byte-fallback rate, mean bytes per token.")
     names = list(held)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     for name in names:
         axes[0].plot(sizes, [summary["vocab_used"][name][_vkey(v)] for v in sizes], "o-", label=name)
         axes[1].plot(sizes, [summary["byte_fallback"][name][_vkey(v)] for v in sizes], "o-", label=name)
@@ -460,7 +464,7 @@ def vocab_efficiency_vs_coverage(ctx, cfg: EfficiencyConfig) -> None:
                    "vocabulary. Right: where a script's characters have no token, bytes stand in for them.")
     full = _truncate(vocab, merges, sizes[-1])
     in_vocab = Counter(len(t) for t in full.vocab.values())
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(6, 3.5), layout="constrained")
     lengths = range(1, min(25, max(in_vocab) + 1))
     ax.bar(lengths, [in_vocab.get(n, 0) / len(full) for n in lengths], alpha=0.4, label="in the vocabulary")
     for name in ("english", "python"):
@@ -537,7 +541,7 @@ def information_theory(ctx, cfg: InformationConfig) -> None:
             bar.advance(1)
     ctx.log_table("information", rows, caption="Unigram token entropy and code lengths per byte, against zlib "
                   "and lzma on the same held-out text.")
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, name in enumerate(n for n in ("english", "python") if n in splits):
         c = colors[k]
@@ -679,25 +683,26 @@ def tokenizer_wars(ctx, cfg: WarsConfig) -> None:
                             **{f"unk_rate_{c}": summary["unk_rate"][c][n] for c in held}} for n in names],
                   caption=f"All tokenizers trained on the same {len(train):,} characters of English prose, "
                           f"vocabulary {cfg.vocab_size}.")
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+    # one row per tokenizer, shared by the four panels: the names read horizontally, once
+    fig, axes = plt.subplots(1, 4, figsize=(15, 0.32 * len(names) + 1.6), sharey=True, layout="constrained")
     groups = [c for c in ("english", "python") if c in held]
     others = [c for c in held if c not in groups]
-    width = 0.8 / len(groups)
+    rows = list(range(len(names)))
+    height = 0.8 / len(groups)
     for k, corpus in enumerate(groups):
-        axes[0].bar([i + k * width for i in range(len(names))],
-                    [summary["bytes_per_token"][corpus][n] for n in names], width, label=corpus)
-    axes[0].set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names)
-    axes[0].set(ylabel="bytes per token (held-out)", title="Compression")
+        axes[0].barh([r - 0.4 + (k + 0.5) * height for r in rows],
+                     [summary["bytes_per_token"][corpus][n] for n in names], height, label=corpus)
+    axes[0].set_yticks(rows, names)
+    axes[0].invert_yaxis()  # the first tokenizer on top
+    axes[0].set(xlabel="bytes per token (held-out)", title="Compression")
     axes[0].legend(fontsize=7)
     if others:
-        axes[1].bar(names, [sum(summary["unk_rate"][c][n] for c in others) / len(others) for n in names])
-    axes[1].set(ylabel="share of tokens that are unknown", title=f"Unknown tokens, {len(others)} other languages")
-    axes[2].bar(names, [summary["train_seconds"][n] for n in names])
-    axes[2].set(yscale="log", ylabel="seconds", title="Training time")
-    axes[3].bar(names, [summary["encode_mb_per_s"][n] for n in names])
-    axes[3].set(ylabel="MB/s", title="Encoding throughput (English, cold cache)")
-    for ax in axes:
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        axes[1].barh(rows, [sum(summary["unk_rate"][c][n] for c in others) / len(others) for n in names])
+    axes[1].set(xlabel="share of tokens that are unknown", title=f"Unknown tokens, {len(others)} other languages")
+    axes[2].barh(rows, [summary["train_seconds"][n] for n in names])
+    axes[2].set(xscale="log", xlabel="seconds", title="Training time")
+    axes[3].barh(rows, [summary["encode_mb_per_s"][n] for n in names])
+    axes[3].set(xlabel="MB/s of English text", title="Encoding throughput (cold cache)")
     ctx.log_figure("tokenizer_wars", fig, caption="Same data, same vocabulary size: compression on English and "
                    "Python, unknown tokens on other scripts (byte-level BPE has none), training time and encoding "
                    "speed. ours_wordpiece merges by WordPiece's likelihood score; ours_wordpiece_freq and HF's "

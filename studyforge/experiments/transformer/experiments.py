@@ -40,6 +40,7 @@ from studyforge.experiments.language_modeling.harness import (
     unigram_loss,
 )
 from studyforge.experiments.language_modeling.trainer import TrainConfig
+from studyforge.experiments.plotting import label_points
 from studyforge.experiments.registry import register
 from studyforge.experiments.transformer.config import TransformerConfig
 from studyforge.experiments.transformer.precision import autocast
@@ -184,7 +185,7 @@ def architecture_ablation(ctx, cfg: AblationConfig) -> None:
     if high:
         import matplotlib.pyplot as plt
 
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
         for name, r in high.items():
             a1.plot(smooth(r.losses), label=name)
             a2.semilogy(r.grad_norms, label=name, lw=0.8)
@@ -197,14 +198,15 @@ def architecture_ablation(ctx, cfg: AblationConfig) -> None:
                        "gradient norm per step.")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for name, s in summaries.items():
-        if s["val_loss"] is not None and "@" not in name:
-            ax.scatter(s["tokens_per_s"], s["val_loss"])
-            ax.annotate(name, (s["tokens_per_s"], s["val_loss"]), fontsize=8)
+    fig, ax = plt.subplots(figsize=(7, 5), layout="constrained")
+    shown = {name: s for name, s in summaries.items() if s["val_loss"] is not None and "@" not in name}
+    for s in shown.values():
+        ax.scatter(s["tokens_per_s"], s["val_loss"])
     ax.set(xlabel="training tokens / s (this machine)", ylabel="validation loss (nats/char)",
            title="Quality against speed")
     ax.grid(alpha=0.3)
+    ax.margins(0.12)  # room for the names of the points at the edges
+    label_points(ax, [(s["tokens_per_s"], s["val_loss"]) for s in shown.values()], list(shown))
     ctx.log_figure("loss_vs_throughput", fig, caption="Validation loss against training throughput per variant.")
 
     finished = {k: s for k, s in summaries.items() if s["val_loss"] is not None and "@" not in k}
@@ -480,7 +482,7 @@ def memory_compute_profile(ctx, cfg: ProfileConfig) -> None:
     import matplotlib.pyplot as plt
 
     names = list(arch)
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), layout="constrained")
     width = 0.2
     for i, (precision, ckpt) in enumerate(settings):
         key = precision + ("_ckpt" if ckpt else "")
@@ -645,11 +647,10 @@ def width_vs_depth(ctx, cfg: WidthDepthConfig) -> None:
     losses = [v["val_loss"] for v in summary.values() if v["val_loss"] is not None]
     import matplotlib.pyplot as plt
 
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
     a1.plot([v["aspect_ratio"] for v in summary.values()], [v["val_loss"] or np.nan for v in summary.values()], "o-")
-    for name, v in summary.items():
-        a1.annotate(name, (v["aspect_ratio"], v["val_loss"] or np.nan), fontsize=8)
     a1.set_xscale("log")
+    a1.margins(0.15)  # room for the names of the points at the edges
     a1.set(xlabel="aspect ratio d / L", ylabel="validation loss (nats/char)",
            title=f"≈{cfg.target_params:,} non-embedding parameters")
     for name, r in results.items():
@@ -658,6 +659,7 @@ def width_vs_depth(ctx, cfg: WidthDepthConfig) -> None:
     a2.legend(fontsize=8)
     for ax in (a1, a2):
         ax.grid(alpha=0.3)
+    label_points(a1, [(v["aspect_ratio"], v["val_loss"] or np.nan) for v in summary.values()], list(summary))
     ctx.log_figure("width_vs_depth", fig, caption="Validation loss against aspect ratio at fixed parameters, and "
                    "the training curves.")
     ctx.log_table("shapes", [{"shape": k, **v} for k, v in summary.items()],

@@ -316,7 +316,7 @@ def rainbow_ablation_study(ctx, cfg: AblationConfig) -> None:
                    caption="Greedy-policy evaluation return of each ablation arm against env steps.")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
     arms = list(summary)
     ax.bar(arms, [summary[a]["mean_eval_return"] for a in arms], color="tab:purple", alpha=0.8)
     ax.set_ylabel("mean evaluation return over training")
