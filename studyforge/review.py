@@ -33,19 +33,20 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from studyforge.curriculum import Week
 from studyforge.drafting.drafts import (
     Draft,
     Forced,
     Versions,
     adopt,
     generated_path,
-    list_partials,
     read_draft,
     save,
+    week_partials,
     week_versions,
 )
+from studyforge.drafting.selection import select
 from studyforge.errors import ForgeError
+from studyforge.notices import Notice
 from studyforge.workspace import Workspace
 
 
@@ -67,27 +68,6 @@ class Review:
     sources: str | None = None  # said when the checks ground on other runs than the draft was made from
 
 
-def select_post(w: Week, post: str | None) -> str | None:
-    """`--post` as the post's number in the week (1, 2) or its slug -> the slug (None: all posts)."""
-    if post is None or post == "all":
-        return None
-    slugs = [p.slug for p in w.posts]
-    if post.isdigit() and 1 <= int(post) <= len(slugs):
-        return slugs[int(post) - 1]
-    if post in slugs:
-        return post
-    listing = ", ".join(f"{i} = {s}" for i, s in enumerate(slugs, 1))
-    raise ForgeError(f"week {w.week} has no post {post!r}", hint=f"use a number or slug: {listing}")
-
-
-def select_edition(edition_ids: list[str], edition: str | None) -> str | None:
-    if edition is None or edition == "all":
-        return None
-    if edition not in edition_ids:
-        raise ForgeError(f"no edition {edition!r}", hint=f"use one of {', '.join(edition_ids)} or all")
-    return edition
-
-
 def current_drafts(ws: Workspace, week: int, post: str | None = None, edition: str | None = None
                    ) -> list[Versions]:
     """The versions of each selected post and edition of `week`, in the plan's order (`.current` is reviewed).
@@ -95,22 +75,20 @@ def current_drafts(ws: Workspace, week: int, post: str | None = None, edition: s
     Broken front matter in a version of a selected post and edition is a ForgeError naming the file and line.
     """
     plan = ws.curriculum
-    w = plan.week(week)
-    slug = select_post(w, post)
-    ed = select_edition([e.id for e in plan.editions], edition)
+    selection = select(plan, week, post, edition)
     groups, _ = week_versions(ws.drafts_dir, week)
-    selected = [g for g in groups if (slug is None or g.slug == slug) and (ed is None or g.edition == ed)]
+    selected = [g for g in groups if selection.has(g.slug, g.edition)]
     for group in selected:
         for v in group.versions:
             if v.draft is None:
                 raise ForgeError(v.error or f"cannot read {v.path}", hint="fix the front matter, or delete the file")
     if not selected:
-        what = " ".join(x for x in (slug, ed) if x)
-        partials = [ws.relative(p) for p in list_partials(ws.drafts_dir, week)]
+        what = selection.label
+        partials = [ws.relative(p.path) for p in week_partials(ws.drafts_dir, week)]
         kept = f" (a broken stream's text is kept in {', '.join(partials)})" if partials else ""
         raise ForgeError(f"week {week} has no drafts{' for ' + what if what else ''} yet{kept}",
                          hint=f"write them with `forge draft week{week}`")
-    order = {p.slug: i for i, p in enumerate(w.posts)}
+    order = {p.slug: i for i, p in enumerate(selection.week.posts)}
     editions = [e.id for e in plan.editions]
     return sorted(selected, key=lambda g: (order.get(g.slug, len(order)), g.slug,
                                            editions.index(g.edition) if g.edition in editions else len(editions)))
@@ -153,8 +131,9 @@ def _diff(before: str, after: str, name_before: str, name_after: str) -> list[st
 
 def review(ws: Workspace, week: int, post: str | None = None, edition: str | None = None) -> list[Review]:
     """Each selected current draft, its checks run again (and saved when they changed), edits and candidates."""
-    from studyforge.drafting.checks import Grounding, recheck
+    from studyforge.drafting.checks import Grounding
     from studyforge.drafting.context import gather
+    from studyforge.drafting.finish import recheck
 
     groups = current_drafts(ws, week, post, edition)
     ctx = gather(ws, week, allow_missing=True, allow_quick=True)  # what `forge draft` grounds on
@@ -186,20 +165,13 @@ def _changed(draft: Draft, checks) -> bool:
 
 def partials(ws: Workspace, week: int, post: str | None = None, edition: str | None = None) -> list[Path]:
     """The `.partial` files a broken stream left for the selected posts and editions."""
-    w = ws.curriculum.week(week)
-    slug = select_post(w, post)
-    ed = select_edition([e.id for e in ws.curriculum.editions], edition)
-    found = []
-    for path in list_partials(ws.drafts_dir, week):
-        name_slug, _, rest = path.name.partition(".")
-        if (slug is None or name_slug == slug) and (ed is None or rest.split(".")[0] == ed):
-            found.append(path)
-    return found
+    selection = select(ws.curriculum, week, post, edition)
+    return [p.path for p in week_partials(ws.drafts_dir, week) if selection.has(p.slug, p.edition)]
 
 
 def approve(ws: Workspace, reviews: list[Review], *, force: bool = False, reason: str | None = None,
-            now: dt.datetime | None = None) -> list[tuple[Draft, str]]:
-    """Mark each draft `reviewed` (front matter only); all or nothing. Returns (draft, what happened)."""
+            now: dt.datetime | None = None) -> list[tuple[Draft, Notice]]:
+    """Mark each draft `reviewed` (front matter only); all or nothing. Returns (draft, what happened to it)."""
     blocked = [r.draft for r in reviews if r.draft.meta.status == "draft" and r.draft.unresolved]
     names = ", ".join(f"{ws.relative(d.path)} ({d.unresolved})" for d in blocked)
     if blocked and not force:
@@ -215,7 +187,7 @@ def approve(ws: Workspace, reviews: list[Review], *, force: bool = False, reason
     for r in reviews:
         draft = r.draft
         if draft.meta.status != "draft":
-            done.append((draft, f"already {draft.meta.status}"))
+            done.append((draft, Notice("success", f"already {draft.meta.status}")))
             continue
         # Re-read right before writing: the body saved is the file's, as the reviewer left it.
         fresh = read_draft(draft.path)
@@ -227,6 +199,9 @@ def approve(ws: Workspace, reviews: list[Review], *, force: bool = False, reason
                                        unresolved=[f"line {p.line} [{p.kind}] {p.text}" for p in left])
         save(fresh)
         r.draft = fresh
-        forced = f" (with --force: {fresh.unresolved} unresolved checks remain)" if fresh.unresolved else ""
-        done.append((fresh, "reviewed" + forced))
+        if fresh.unresolved:
+            done.append((fresh, Notice("warning", f"reviewed (with --force: {fresh.unresolved} unresolved checks "
+                                                  "remain)")))
+        else:
+            done.append((fresh, Notice("success", "reviewed")))
     return done

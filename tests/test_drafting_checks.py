@@ -146,7 +146,7 @@ def test_docstring_examples_hold():
 
 
 def test_price_table_estimates():
-    from studyforge.drafting.drafts import Usage
+    from studyforge.drafting.llm import Usage
     from studyforge.drafting.pricing import estimate_cost, family, price_of
 
     # Sonnet: $3 / $15 per million; cache reads 0.1×, cache writes 1.25× the input price; batches half

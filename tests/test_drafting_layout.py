@@ -1,7 +1,7 @@
-"""The drafting rooms and their doors (issue 14, item 3): one home for each shared piece.
+"""The drafting rooms and their doors (issue 14, item 3): no import loops, one home for each shared piece.
 
 Read from the source (ast), as tests/test_rl_core.py does for the RL core, and checked where it shows:
-checks and publishing read the same links.
+one selector answers `forge draft` and `forge review` alike; checks and publishing read the same links.
 """
 
 from __future__ import annotations
@@ -10,17 +10,114 @@ import ast
 from pathlib import Path
 
 import test_drafting
+from typer.testing import CliRunner
+
+from studyforge.cli.main import app
 
 ws = test_drafting.ws  # the fixture: the mini plan, week 1's notes and one completed run
 PACKAGE = Path(__file__).resolve().parents[1] / "studyforge"
+DRAFTING = sorted((PACKAGE / "drafting").glob("*.py")) + [PACKAGE / "review.py", PACKAGE / "publishing.py",
+                                                            PACKAGE / "status.py"]
 
 
-def test_test_doubles_live_in_studyforge_testing():
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Modules `path` imports when it runs (at the top or inside a function), not those under TYPE_CHECKING."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_drafting_has_no_import_loops():
+    graph = {_module(p): {m for m in _runtime_imports(p) if m.startswith("studyforge.")} for p in DRAFTING}
+    loops = []
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in path:
+                loops.append(path[path.index(nxt):] + [nxt])
+            elif nxt in graph and len(path) < len(graph):
+                visit(nxt, path + [nxt])
+
+    for start in graph:
+        visit(start, [start])
+    assert loops == [], loops[:3]
+
+
+def test_pipeline_and_batch_compute_the_cli_renders():
+    for name in ("pipeline.py", "batch.py", "finish.py"):
+        imports = _runtime_imports(PACKAGE / "drafting" / name)
+        assert not {m for m in imports if m == "studyforge.console" or m.split(".")[0] == "rich"}, name
+
+
+def test_an_llm_request_is_built_from_a_prompt_in_one_place():
+    built = [f"{p.name}:{node.lineno}" for p in PACKAGE.rglob("*.py")
+             for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and ast.unparse(node.func) == "LLMRequest"]
+    assert built == [], built  # only `cls(...)` inside LLMRequest.from_prompt
+
+
+def test_shared_types_live_with_their_modules():
+    from studyforge.drafting.checks import CheckProblem, Checks
+    from studyforge.drafting.llm import Usage
     from studyforge.testing import FakeAnthropicAPI, FakeClient
 
+    assert Usage.__module__ == "studyforge.drafting.llm"
+    assert CheckProblem.__module__ == Checks.__module__ == "studyforge.drafting.checks"
     assert FakeClient.__module__.startswith("studyforge.testing.")
     assert FakeAnthropicAPI.__module__.startswith("studyforge.testing.")
     assert not (PACKAGE / "drafting" / "fakeapi.py").exists()
+
+
+def test_prompt_becomes_a_request_with_the_prompts_blocks(ws):
+    from studyforge.drafting.context import gather
+    from studyforge.drafting.llm import LLMRequest
+    from studyforge.drafting.prompts import PromptBuilder
+
+    ctx = gather(ws, 1)
+    prompt = PromptBuilder(ws, ctx).build(ctx.week.posts[1], ctx.curriculum.editions[1])
+    request = LLMRequest.from_prompt(prompt, "claude-test", 123)
+    assert request.params() == {"model": "claude-test", "max_tokens": 123, "system": prompt.system,
+                                "messages": prompt.messages}
+    assert request.label == "week 1 · ppo-in-practice · manager" and request.skeleton == prompt.skeleton
+
+
+def test_notices_are_typed_not_matched_by_their_wording(ws):
+    from studyforge.drafting.pipeline import DraftOptions, plan_drafts
+    from studyforge.notices import Notice
+
+    planned = plan_drafts(ws, DraftOptions(week=1))
+    assert all(isinstance(n, Notice) for n in planned.notices)
+    assert [n.level for n in planned.notices] == ["info", "warning"]  # offline backend; ppo.ablation not run
+    cli = (PACKAGE / "cli" / "review_cmd.py").read_text(encoding="utf-8")
+    assert '"force" in' not in cli
+
+
+def test_one_selector_answers_draft_and_review_alike(ws):
+    runner = CliRunner()
+    for option in (["--post", "9"], ["--edition", "nope"]):
+        said = []
+        for command in ("draft", "review"):
+            result = runner.invoke(app, ["-C", str(ws.root), command, "week1", *option])
+            assert result.exit_code == 2, result.output
+            said.append(result.output.strip())
+        assert said[0] == said[1], said
+    defined = [f"{p.name}:{node.name}" for p in PACKAGE.rglob("*.py")
+               for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+               if isinstance(node, ast.FunctionDef) and node.name in ("select", "select_post", "select_edition")]
+    assert defined == ["selection.py:select"], defined
 
 
 def test_markdown_links_are_read_in_one_place():

@@ -20,7 +20,8 @@ from typer.testing import CliRunner
 from studyforge import status as status_mod
 from studyforge.cli.main import app
 from studyforge.console import out
-from studyforge.drafting.drafts import CheckProblem, Checks, DraftMeta, read_draft, write_new_draft
+from studyforge.drafting.checks import CheckProblem, Checks
+from studyforge.drafting.drafts import DraftMeta, read_draft, write_new_draft
 from studyforge.notes import word_count
 from studyforge.scaffold import monday_of, next_monday
 from studyforge.tracking.records import RunRecord

@@ -35,6 +35,7 @@ def draft(
                                                         "price, may take hours; run again to resume waiting)")] = False,
 ) -> None:
     """Draft WEEK's posts for human review: drafts/weekNN/<slug>.<edition>.md, every number checked."""
+    from studyforge.cli.draft_view import TerminalView
     from studyforge.curriculum import parse_week
     from studyforge.drafting.pipeline import DraftOptions, run_draft
 
@@ -42,4 +43,5 @@ def draft(
     number = parse_week(week, ws.curriculum)
     run_draft(ws, DraftOptions(week=number, post=post, edition=edition, backend=backend, model=model,
                                dry_run=dry_run, show_prompt=show_prompt, force=force,
-                               allow_missing_results=allow_missing_results, allow_quick=allow_quick, batch=batch))
+                               allow_missing_results=allow_missing_results, allow_quick=allow_quick, batch=batch),
+              view=TerminalView(ws))

@@ -60,8 +60,8 @@ def review(
     for path in partials(ws, number, post, edition):
         out.warn(f"{ws.relative(path)}: the text of a draft whose stream broke; delete it, or draft again")
     results = do_approve(ws, reviews, force=force, reason=reason) if approve else []
-    for draft, what in results:
-        (out.warn if "force" in what else out.success)(f"{ws.relative(draft.path)}: {what}")
+    for draft, notice in results:
+        (out.warn if notice.level == "warning" else out.success)(f"{ws.relative(draft.path)}: {notice.text}")
     if json_:
         out.json([{"path": ws.relative(r.draft.path), "version": r.version, "status": r.draft.meta.status,
                    "checks": r.draft.meta.checks.model_dump(mode="json"), "unresolved": r.draft.unresolved,

@@ -19,10 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studyforge.console import out
 from studyforge.drafting.calllog import CallLog
+from studyforge.drafting.finish import Job, Outcome, Planned, finish
 from studyforge.drafting.llm import LLMError, LLMRequest, LLMResponse
+from studyforge.drafting.prompts import PromptBuilder
+from studyforge.drafting.view import DraftView
 from studyforge.errors import ForgeError
+from studyforge.notices import Notice
 from studyforge.tracking.io import write_json_atomic
 from studyforge.workspace import Workspace
 
@@ -49,20 +52,18 @@ def pending_batch(ws: Workspace, week: int) -> tuple[Path, dict[str, Any]] | Non
     return None
 
 
-def run_batch(ws: Workspace, planned: Any, client: Any, *, force: bool = False, poll_seconds: float | None = None,
-              sleep: Callable[[float], None] = time.sleep) -> list[Any]:
+def run_batch(ws: Workspace, planned: Planned, client: Any, *, force: bool = False,
+              poll_seconds: float | None = None, sleep: Callable[[float], None] = time.sleep,
+              view: DraftView | None = None) -> list[Outcome]:
     """Submit (or resume) the week's batch, wait for it, and write each result as it is read."""
-    from studyforge.drafting.pipeline import Job, finish, report
-    from studyforge.drafting.prompts import PromptBuilder
-
+    view = view or DraftView()
     week = planned.ctx.week.week
     poll = POLL_SECONDS if poll_seconds is None else poll_seconds
     found = pending_batch(ws, week)
     jobs = {(j.post.slug, j.edition): j for j in planned.jobs}
     if found:
         path, state = found
-        out.print(f"Resuming batch {state['batch_id']} (submitted {state['submitted']}, "
-                  f"{len(state['items'])} request(s)); it is not submitted again.")
+        view.batch_resumed(state)
         builder = None
         for item in state["items"].values():  # a resume may select fewer posts than were submitted
             key = (item["post"], item["edition"])
@@ -75,13 +76,13 @@ def run_batch(ws: Workspace, planned: Any, client: Any, *, force: bool = False, 
                     raise ForgeError(f"{path}: post {item['post']!r} / edition {item['edition']!r} is no longer in "
                                      "the curriculum", hint="delete the file to forget that batch")
                 prompt = builder.build(post, edition)
-                jobs[key] = Job(prompt, LLMRequest(state["model"], planned.max_tokens, prompt.system,
-                                                   prompt.messages, week=week, post=post.slug, edition=edition.id))
+                jobs[key] = Job(prompt, LLMRequest.from_prompt(prompt, state["model"], planned.max_tokens))
         changed = [k for k, item in state["items"].items()
                    if jobs[(item["post"], item["edition"])].request.hash != item["prompt_hash"]]
         if changed:
-            out.warn(f"the notes, results or templates changed since the batch was submitted ({len(changed)} "
-                     "request(s)): the drafts are written from what was submitted, checked against today's facts")
+            view.notice(Notice("warning", f"the notes, results or templates changed since the batch was submitted "
+                                          f"({len(changed)} request(s)): the drafts are written from what was "
+                                          "submitted, checked against today's facts"))
     else:
         items, requests = {}, []
         for i, job in enumerate(planned.jobs):
@@ -95,10 +96,10 @@ def run_batch(ws: Workspace, planned: Any, client: Any, *, force: bool = False, 
                  "completed": None}
         path = state_dir(ws) / f"week{week:02d}-{batch_id}.json"
         write_json_atomic(path, state)
-        out.print(f"Submitted batch {batch_id}: {len(requests)} request(s), state in {ws.relative(path)}")
+        view.batch_submitted(batch_id, len(requests), path)
 
     try:
-        _wait(client, state, poll, sleep)
+        _wait(client, state, poll, sleep, view)
     except KeyboardInterrupt:
         raise ForgeError(f"stopped waiting for batch {state['batch_id']} (Ctrl-C); it keeps running at Anthropic",
                          hint=f"run `forge draft week{week} --batch` again to resume and write the results",
@@ -114,13 +115,13 @@ def run_batch(ws: Workspace, planned: Any, client: Any, *, force: bool = False, 
         if isinstance(result, LLMResponse):
             outcome = finish(ws, planned, job, result, client.backend, force=force or state.get("force", False),
                              log=log, batch=True)
-            report(ws, outcome)
+            view.drafted(outcome)
             outcomes.append(outcome)
             item.update(done=True, draft=ws.relative(outcome.path))
         else:
             failures += 1
             assert isinstance(result, LLMError)
-            out.error(f"{job.request.label}: {result.message}")
+            view.notice(Notice("error", f"{job.request.label}: {result.message}"))
             log.record(week=week, post=job.post.slug, edition=job.edition, backend=client.backend, model=state["model"],
                        kind="batch", prompt_hash=item["prompt_hash"], outcome="error", error=result.message[:500])
             item.update(done=True, error=result.message)
@@ -128,28 +129,18 @@ def run_batch(ws: Workspace, planned: Any, client: Any, *, force: bool = False, 
     if all(item["done"] for item in state["items"].values()):
         state["completed"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         write_json_atomic(path, state)
-    out.print(f"Batch {state['batch_id']}: {len(outcomes)} draft(s) written"
-              + (f", {failures} failed (draft those again without --batch)" if failures else "")
-              + f". Review with `forge review week{week}`.")
+    view.batch_done(state["batch_id"], outcomes, failures, week)
     if failures and not outcomes:
         raise LLMError(f"every request of batch {state['batch_id']} failed", hint="draft again without --batch")
     return outcomes
 
 
-def _wait(client: Any, state: dict[str, Any], poll: float, sleep: Callable[[float], None]) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    total = len(state["items"])
-    progress = Progress(TextColumn("[bold]batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("{task.fields[status]}"),
-                        console=out.err if out.json_mode else out.console, transient=True)
-    with progress:
-        task = progress.add_task("batch", total=total, batch=state["batch_id"][-12:], status="")
+def _wait(client: Any, state: dict[str, Any], poll: float, sleep: Callable[[float], None], view: DraftView) -> None:
+    """Poll the batch until it has ended; the view shows each status as it comes."""
+    with view.waiting(state["batch_id"], len(state["items"])) as show:
         while True:
             status = client.batch_status(state["batch_id"])
-            done = status["succeeded"] + status["errored"] + status["canceled"] + status["expired"]
-            progress.update(task, completed=done, status=f"{status['status']} · {status['succeeded']} ok, "
-                                                         f"{status['errored']} errored")
+            show(status)
             if status["status"] == "ended":
                 return
             sleep(poll)

@@ -16,8 +16,9 @@ After every draft, before a human reads it:
 - **placeholders** — a `[TO WRITE…]` or `[RESULT: …]` left in the prose (outside code) is a problem
   that only replacing it resolves: a `resolved: true` mark does not count, and `forge publish` refuses it.
 
-`recheck` runs them again on a draft as it is now (`forge review`), keeping the reviewer's marks. Links
-are read by markdown.py, as `forge publish` reads them.
+`finish.recheck` runs them again on a draft as it is now (`forge review`), keeping the reviewer's marks,
+and `finish.place_checks` moves them to lines of the draft file. Links are read by markdown.py, as
+`forge publish` reads them.
 
 Each problem reads like "73.9% (line 41) matches no fact": line numbers are the body's plus `line_offset`
 (the pipeline passes the front matter's length, so they are lines of the draft file).
@@ -29,13 +30,39 @@ import bisect
 import datetime as dt
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from studyforge.drafting.context import DraftContext
-from studyforge.drafting.drafts import CheckProblem, Checks, Draft, DraftMeta, render
+from pydantic import BaseModel, Field
+
 from studyforge.drafting.markdown import LINK_TARGET, blank_fenced_code, find_links
+
+if TYPE_CHECKING:
+    from studyforge.drafting.context import DraftContext
+
+
+class CheckProblem(BaseModel):
+    """One grounding problem, e.g. line 41: '73.9%' matches no fact."""
+
+    kind: Literal["number", "figure", "citation", "placeholder", "other"]
+    line: int
+    text: str
+    message: str
+    resolved: bool = False
+
+
+class Checks(BaseModel):
+    """What the checks found in a draft, kept in its front matter (lines are lines of the draft file)."""
+
+    checked_at: dt.datetime | None = None
+    numbers_checked: int = 0
+    problems: list[CheckProblem] = Field(default_factory=list)
+
+    @property
+    def unresolved(self) -> int:
+        return sum(not p.resolved for p in self.problems)
+
 
 # ---------------------------------------------------------------------------------------------
 # Reading numbers.
@@ -361,45 +388,6 @@ def find_placeholders(body: str) -> list[tuple[int, str]]:
     """
     text = mask_code_and_links(body)
     return [(text.count("\n", 0, m.start()) + 1, m.group(0)) for m in _PLACEHOLDER.finditer(text)]
-
-
-def recheck(draft: Draft, grounding: Grounding) -> Checks:
-    """The checks of `draft`'s body as it is now, in lines of its file (`forge review` runs this every time).
-
-    A reviewer's `resolved: true` stays on a problem that still exists (the same kind and text, as many
-    times as it was marked); never on a placeholder. A reply cut at max_tokens stays a problem until
-    resolved: the text cannot tell.
-    """
-    fresh = check_draft(draft.body, grounding, draft.path.parent)
-    old = draft.meta.checks.problems
-    marks = Counter((p.kind, p.text) for p in old if p.resolved and p.kind != "placeholder")
-    for p in fresh.problems:
-        if marks[(p.kind, p.text)] > 0:
-            marks[(p.kind, p.text)] -= 1
-            p.resolved = True
-    last = draft.body.strip().count("\n") + 1
-    for p in old:
-        if p.kind == "other" and p.text == "max_tokens":
-            fresh.problems.append(p.model_copy(update={"line": last, "message": re.sub(
-                r"\(line \d+\)", f"(line {last})", p.message, count=1)}))
-    meta = draft.meta.model_copy()
-    place_checks(meta, fresh, draft.body)
-    return meta.checks
-
-
-def place_checks(meta: DraftMeta, checks: Checks, body: str) -> None:
-    """Set `meta.checks` to `checks` (in lines of the body) moved to lines of the draft file.
-
-    The front matter holds the checks, so its length depends on them: iterate to the fixed point.
-    """
-    offset = 0
-    for _ in range(6):
-        meta.checks = shift_lines(checks, offset)
-        text = render(meta, body)
-        lines_before_body = text[: text.index("\n---\n", 3) + 5].count("\n") + 1
-        if lines_before_body == offset:
-            return
-        offset = lines_before_body
 
 
 def shift_lines(checks: Checks, offset: int) -> Checks:

@@ -36,38 +36,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from studyforge.drafting.checks import Checks, find_placeholders
+from studyforge.drafting.llm import Usage
 from studyforge.errors import ForgeError
 from studyforge.tracking.io import write_bytes_atomic, write_text_atomic
 
 Edition = Literal["scientist", "manager"]
 DraftStatus = Literal["draft", "reviewed", "published"]
-
-
-class CheckProblem(BaseModel):
-    """One grounding problem, e.g. line 41: '73.9%' matches no fact."""
-
-    kind: Literal["number", "figure", "citation", "placeholder", "other"]
-    line: int
-    text: str
-    message: str
-    resolved: bool = False
-
-
-class Checks(BaseModel):
-    checked_at: dt.datetime | None = None
-    numbers_checked: int = 0
-    problems: list[CheckProblem] = Field(default_factory=list)
-
-    @property
-    def unresolved(self) -> int:
-        return sum(not p.resolved for p in self.problems)
-
-
-class Usage(BaseModel):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
 
 
 class Forced(BaseModel):
@@ -133,8 +108,6 @@ class Draft:
     @property
     def unresolved(self) -> int:
         """Unresolved problems now: the front matter's, but placeholders counted in the body as it is."""
-        from studyforge.drafting.checks import find_placeholders
-
         others = sum(not p.resolved for p in self.meta.checks.problems if p.kind != "placeholder")
         return others + len(find_placeholders(self.body))
 
@@ -198,9 +171,6 @@ def list_drafts(drafts_dir: Path, week: int) -> list[Path]:
     return sorted(folder.glob("*.md")) if folder.is_dir() else []
 
 
-def list_partials(drafts_dir: Path, week: int) -> list[Path]:
-    folder = drafts_dir / f"week{week:02d}"
-    return sorted(folder.glob("*.md.partial")) if folder.is_dir() else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,6 +239,23 @@ def week_versions(drafts_dir: Path, week: int) -> tuple[list[Versions], list[Pat
     out = [Versions(week, slug, edition, sorted(found, key=lambda v: v.number))
            for (slug, edition), found in sorted(groups.items())]
     return out, misnamed
+
+
+@dataclass
+class Partial:
+    path: Path
+    slug: str  # "" when the name is not `<slug>.<edition>.md.partial`
+    edition: str
+
+
+def week_partials(drafts_dir: Path, week: int) -> list[Partial]:
+    """The `<slug>.<edition>.md.partial` files broken streams left in `week` (partial_path names them)."""
+    folder = drafts_dir / f"week{week:02d}"
+    found = []
+    for path in sorted(folder.glob("*.md.partial")) if folder.is_dir() else []:
+        match = DRAFT_NAME.match(path.name.removesuffix(".partial"))
+        found.append(Partial(path, match["slug"] if match else "", match["edition"] if match else ""))
+    return found
 
 
 def versions_of(drafts_dir: Path, week: int, slug: str, edition: str) -> Versions | None:

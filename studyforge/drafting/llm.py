@@ -12,6 +12,8 @@
 - `OfflineClient`: returns the skeleton the templates rendered (deterministic, free, no network).
 - `studyforge.testing.FakeClient`: for tests — queued replies (text, an exception, or a response).
 
+Each request is built from a rendered prompt by `LLMRequest.from_prompt`; `Usage` is what a call used.
+
 The API key is read by the SDK from the environment and kept only inside the SDK's client: forge
 never stores, logs or prints it.
 """
@@ -24,14 +26,27 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from studyforge.drafting.drafts import Usage
+from pydantic import BaseModel
+
 from studyforge.drafting.pricing import approx_tokens
 from studyforge.errors import ForgeError
 
+if TYPE_CHECKING:
+    from studyforge.drafting.prompts import Prompt
+
 OnText = Callable[[str], None]
 MAX_RETRIES = 5  # the SDK waits 0.5 s, 1 s, 2 s, 4 s, 8 s (with jitter) unless told `retry-after`
+
+
+class Usage(BaseModel):
+    """Tokens one call used, as the API reports them (kept in the draft's front matter and the call log)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 @dataclass
@@ -46,6 +61,12 @@ class LLMRequest:
     post: str = ""
     edition: str = ""
     skeleton: str = ""
+
+    @classmethod
+    def from_prompt(cls, prompt: Prompt, model: str, max_tokens: int) -> LLMRequest:
+        """The request for one post and edition: the prompt's blocks, labelled with its week, post and edition."""
+        return cls(model, max_tokens, prompt.system, prompt.messages, week=prompt.week, post=prompt.post.slug,
+                   edition=prompt.edition.id, skeleton=prompt.skeleton)
 
     def params(self) -> dict[str, Any]:
         """The Messages API parameters (exactly what is sent)."""

@@ -14,8 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from studyforge.drafting.drafts import Usage
+if TYPE_CHECKING:
+    from studyforge.drafting.llm import Usage
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ def price_of(model: str | None) -> Price | None:
 def estimate_cost(model: str | None, usage: Usage, *, batch: bool = False) -> float | None:
     """USD for one call's usage (input excludes cached tokens, as the API reports it); None if unpriced.
 
+    >>> from studyforge.drafting.llm import Usage
     >>> round(estimate_cost("claude-sonnet-4-5", Usage(input_tokens=1_000_000, output_tokens=100_000)), 4)
     4.5
     """
