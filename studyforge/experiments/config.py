@@ -14,9 +14,10 @@ overrides for the other presets::
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Iterable
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from studyforge.errors import ForgeError
 
@@ -99,3 +100,34 @@ def _describe(exc: ValidationError, cls: type[BaseModel]) -> str:
         else:
             parts.append(f"{loc}={err.get('input')!r}: {err['msg']}")
     return "invalid config: " + "; ".join(parts)
+
+
+# ---- Fields and checks that many studies share: declare them once, give each study its own default. ----
+#
+#     class Config(ExperimentConfig):
+#         seeds: Seeds = 3
+#         workers: Workers = 2
+#         algorithms: Annotated[list[str], names_in(ALGORITHMS, "algorithms")] = ["ppo"]
+
+Seeds = Annotated[int, Field(ge=1, description="independent runs (seeds) per configuration")]
+Workers = Annotated[int, Field(ge=1, description="training runs in parallel (processes)")]
+GridPoints = Annotated[int, Field(ge=2, description="points of the common step grid of the learning curves")]
+Smoothing = Annotated[int, Field(ge=1, description="trailing window (episodes) of the training-return curves")]
+
+
+def names_in(known: Iterable[str], what: str, *, allow_empty: bool = False) -> AfterValidator:
+    """A list field's check that every name is one of `known` (`--set algorithms='[ppo,dqnn]'` ->
+    "unknown algorithms ['dqnn']; known: reinforce, a2c, ppo, …"); empty lists are refused unless allowed.
+
+    `known` may be any iterable (a tuple, a dict's keys); it is read when a value is checked, so a
+    registry filled after import is seen.
+    """
+
+    def check(value: list[str]) -> list[str]:
+        names = list(known)
+        unknown = [v for v in value if v not in names]
+        if unknown or (not value and not allow_empty):
+            raise ValueError(f"unknown {what} {unknown}; known: {', '.join(names)}")
+        return value
+
+    return AfterValidator(check)

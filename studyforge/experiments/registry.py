@@ -7,8 +7,9 @@ matches an experiment id in curriculum.yaml::
               headline="frozenlake8x8.vi_sweeps")
     def value_vs_policy_iteration(ctx, cfg): ...
 
-Topic packages are discovered by scanning `studyforge/experiments/*/experiments.py`, so adding a
-week means adding a topic module and a curriculum entry — nothing else.
+Topic packages are discovered by scanning `studyforge/experiments/<topic>/studies/` (one module per
+study; a topic without that folder may keep its studies in one `<topic>/experiments.py`), so adding a
+week means adding a topic package and a curriculum entry — nothing else.
 """
 
 from __future__ import annotations
@@ -61,20 +62,34 @@ def register(
 
 
 def discover() -> None:
-    """Import every `studyforge.experiments.<topic>.experiments` module (once)."""
+    """Import every study module (once): each module of `studyforge.experiments.<topic>.studies`, or
+    `studyforge.experiments.<topic>.experiments` for a topic that keeps its studies in one file."""
     global _DISCOVERED
     if _DISCOVERED:
         return
     import studyforge.experiments as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.ispkg:
-            try:
-                importlib.import_module(f"{pkg.__name__}.{info.name}.experiments")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{pkg.__name__}.{info.name}.experiments":
-                    raise
+        if not info.ispkg:
+            continue
+        topic = f"{pkg.__name__}.{info.name}"
+        studies = _optional_import(f"{topic}.studies")
+        if studies is None:
+            _optional_import(f"{topic}.experiments")
+            continue
+        for module in pkgutil.iter_modules(studies.__path__):
+            importlib.import_module(f"{topic}.studies.{module.name}")
     _DISCOVERED = True
+
+
+def _optional_import(name: str):
+    """The module `name`, or None when it does not exist (an import error inside it is raised)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return None
 
 
 def all_studies() -> list[Study]:
