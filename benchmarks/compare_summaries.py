@@ -73,6 +73,8 @@ def run_tree(tree: Path, studies: dict[str, int], seed: int, out: Path, python: 
     for study_id, week in studies.items():
         started = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="compare-") as ws:
+            # forge writes run records only inside a workspace: one holding a curriculum.yaml (the tree's own plan)
+            shutil.copy(tree / "studyforge" / "defaults" / "curriculum.yaml", Path(ws, "curriculum.yaml"))
             cmd = [python, "-c", RUN, "run", str(week), "-e", study_id, "--preset", "quick", "--seed", str(seed),
                    "--wandb", "disabled", "--device", "cpu"]
             try:
