@@ -376,7 +376,7 @@ def test_comparison_study_quick_summary_has_the_known_answers():
     import matplotlib
 
     matplotlib.use("Agg")
-    from studyforge.experiments.mdp import experiments as ex
+    from studyforge.experiments.mdp.studies import value_vs_policy_iteration as ex
 
     cfg = ex.CompareConfig.from_preset("quick")
     ctx = _FakeContext(seed=1)
@@ -407,7 +407,7 @@ def test_solver_study_quick_draws_every_env():
     import matplotlib
 
     matplotlib.use("Agg")
-    from studyforge.experiments.mdp import experiments as ex
+    from studyforge.experiments.mdp.studies import gridworld_solver as ex
 
     cfg = ex.SolverConfig.from_preset("quick")
     ctx = _FakeContext()
@@ -422,16 +422,20 @@ def test_solver_study_quick_draws_every_env():
 
 
 def test_study_configs_reject_bad_settings():
-    from studyforge.experiments.mdp import experiments as ex
+    from studyforge.experiments.mdp.studies.gridworld_solver import SolverConfig
+    from studyforge.experiments.mdp.studies.value_vs_policy_iteration import CompareConfig
 
-    with pytest.raises(ForgeError, match="unknown environments"):
-        ex.CompareConfig.from_preset("default", {"envs": '["nowhere"]'})
+    with pytest.raises(ForgeError, match=r"unknown environments \['nowhere'\]; known: sb_gridworld, frozenlake4x4, "):
+        CompareConfig.from_preset("default", {"envs": '["nowhere"]'})
+    assert SolverConfig.from_preset("quick", {"envs": "[]"}).envs == []  # no environment: an empty run, allowed
+    with pytest.raises(ForgeError, match=r"unknown algorithms \[\]; known: value_iteration, "):
+        CompareConfig.from_preset("quick", {"algorithms": "[]"})  # but at least one solver
     with pytest.raises(ForgeError, match="cost per step"):
-        ex.CompareConfig.from_preset("default", {"gammas": "[0.9, 1.0]"})  # FrozenLake with γ = 1
+        CompareConfig.from_preset("default", {"gammas": "[0.9, 1.0]"})  # FrozenLake with γ = 1
     with pytest.raises(ForgeError, match="gamma"):
-        ex.SolverConfig.from_preset("quick", {"gamma": "abc"})
+        SolverConfig.from_preset("quick", {"gamma": "abc"})
     with pytest.raises(ForgeError, match="maze"):
-        ex.SolverConfig.from_preset("quick", {"maze_layout": '["S . x G"]'})
+        SolverConfig.from_preset("quick", {"maze_layout": '["S . x G"]'})
     for preset in ("quick", "default", "full"):
-        ex.CompareConfig.from_preset(preset)
-        ex.SolverConfig.from_preset(preset)
+        CompareConfig.from_preset(preset)
+        SolverConfig.from_preset(preset)

@@ -6,5 +6,5 @@
 - `envs`         S&B's 4×4 gridworld (Example 4.1), FrozenLake 4×4/8×8 and CliffWalking from gymnasium's own
                  transition tables, and mazes with walls and wind (S&B's windy gridworld, Example 6.5)
 - `plots`        value heatmaps with greedy-policy arrows; convergence curves
-- `experiments`  the registered studies `mdp.gridworld_solver` and `mdp.value_vs_policy_iteration`
+- `studies`      the registered studies, one module each: `gridworld_solver`, `value_vs_policy_iteration`
 """
