@@ -11,8 +11,21 @@ import pytest
 
 from studyforge.errors import ForgeError
 from studyforge.experiments.tokenization import data as datalib
-from studyforge.experiments.tokenization import experiments as ex
 from studyforge.experiments.tokenization import metrics
+from studyforge.experiments.tokenization.studies.bpe_from_scratch import BPEStepsConfig, bpe_from_scratch
+from studyforge.experiments.tokenization.studies.cross_lingual_compression import (
+    CompressionConfig,
+    cross_lingual_compression,
+)
+from studyforge.experiments.tokenization.studies.information_theory import (
+    InformationConfig,
+    information_theory,
+)
+from studyforge.experiments.tokenization.studies.tokenizer_wars import WarsConfig, tokenizer_wars
+from studyforge.experiments.tokenization.studies.vocab_efficiency_vs_coverage import (
+    EfficiencyConfig,
+    vocab_efficiency_vs_coverage,
+)
 from studyforge.tracking.context import RunContext
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -95,7 +108,7 @@ def test_entropy_and_compressors_known_answers():
 
 
 def test_bpe_from_scratch_toy_known_answer(tmp_path):
-    summary, ctx = run(ex.bpe_from_scratch, ex.BPEStepsConfig, tmp_path)
+    summary, ctx = run(bpe_from_scratch, BPEStepsConfig, tmp_path)
     toy = summary["toy"]
     assert toy["lengths"] == [11, 9, 7, 5] and toy["wikipedia_lengths"] == [11, 9, 7, 5]
     assert toy["final_sequence"] == "XdXac" and toy["spelled"] == ["aa", "aaa", "aaab"]
@@ -117,7 +130,7 @@ def test_cross_lingual_compression_on_26_languages(tmp_path):
     folder = DATA / "multilingual"
     if not folder.is_dir():
         pytest.skip("shared multilingual data not found")
-    summary, _ = run(ex.cross_lingual_compression, ex.CompressionConfig, tmp_path, multilingual=str(folder),
+    summary, _ = run(cross_lingual_compression, CompressionConfig, tmp_path, multilingual=str(folder),
                      language_chars=8_000, languages=["en", "de", "ru", "zh", "hi"])
     assert summary["data"]["languages"] == ["de", "en", "hi", "ru", "zh"] and "only 5" in summary["data"]["note"]
     bpt = summary["bytes_per_token"]["english_only"]
@@ -133,20 +146,20 @@ def test_cross_lingual_compression_on_26_languages(tmp_path):
 
 
 def test_information_theory_and_efficiency_quick(tmp_path):
-    summary, _ = run(ex.information_theory, ex.InformationConfig, tmp_path)
+    summary, _ = run(information_theory, InformationConfig, tmp_path)
     bpb = summary["bits_per_byte"]["english"]
     assert bpb["v256"] > bpb["v300"] > bpb["v600"]  # merges move redundancy into the vocabulary
     # the byte-level unigram code is the byte entropy of the text: between 4 and 5 bits for English
     assert 4.0 < bpb["v256"] < 5.2
     # zlib and lzma use context, a unigram code over bytes does not (on 4 kB, lzma's headers still cost)
     assert max(summary["lzma_bits_per_byte"]["english"], summary["zlib_bits_per_byte"]["english"]) < bpb["v256"]
-    summary, _ = run(ex.vocab_efficiency_vs_coverage, ex.EfficiencyConfig, tmp_path / "b")
+    summary, _ = run(vocab_efficiency_vs_coverage, EfficiencyConfig, tmp_path / "b")
     assert 0 < summary["english_vocab_used"] <= 1
     assert summary["byte_fallback"]["python"]["v600"] <= summary["byte_fallback"]["python"]["v300"]
 
 
 def test_tokenizer_wars_quick(tmp_path):
-    summary, ctx = run(ex.tokenizer_wars, ex.WarsConfig, tmp_path)
+    summary, ctx = run(tokenizer_wars, WarsConfig, tmp_path)
     names = {"ours_bpe", "ours_wordpiece", "ours_wordpiece_freq", "ours_unigram", "hf_bpe", "hf_wordpiece",
              "hf_unigram", "spm_unigram", "spm_bpe"}
     assert set(summary["train_seconds"]) == names

@@ -3,5 +3,6 @@ Unigram language-model tokenizer, plus the studies that compare them.
 
 Modules: `pretokenize` (the GPT-2 pre-tokenizer, special tokens, streaming and parallel chunking),
 `bpe` (`train_bpe`, `Tokenizer`, `DropoutTokenizer`), `wordpiece` (`WordPieceTokenizer`) and
-`unigram` (`UnigramTokenizer`).
+`unigram` (`UnigramTokenizer`); `data` and `metrics` for the studies, which live one per module in
+`studies/`, with their figures in `plots`.
 """
