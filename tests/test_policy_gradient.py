@@ -380,7 +380,10 @@ def test_curve_helpers():
 
 def test_week4_third_environment_is_lunar_lander_and_trains():
     """Box2D is a dependency, so the comparison's third env is LunarLander-v3, and PPO runs on it."""
-    from studyforge.experiments.policy_gradient.experiments import ComparisonConfig, third_env
+    from studyforge.experiments.policy_gradient.studies.algorithm_comparison import (
+        ComparisonConfig,
+        third_env,
+    )
 
     assert third_env() == "LunarLander-v3"
     assert ComparisonConfig().envs == ["CartPole-v1", "Acrobot-v1", "LunarLander-v3"]

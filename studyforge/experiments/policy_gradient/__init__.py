@@ -10,9 +10,10 @@ runs are the RL core, `studyforge.experiments.rl`. What the algorithms here shar
 - `trust_region` flat parameters, Fisher-vector products, conjugate gradient, backtracking line search.
 - `core`        learning-rate schedules, explained variance, gradient clipping.
 - `constrained` the linearised constrained problem and the loop shared by CPO and PCPO.
-- `plots`       the figures only these studies draw (interval bars, ratio histograms).
+- `plots`       the figures only these studies draw (interval bars, ratio histograms, gradient variance,
+                return against policy lag).
 
 One module per algorithm, each readable top to bottom: `reinforce`, `npg`, `trpo`, `ppo`, `a2c`, `grpo`,
 `cpo`, `pcpo`, `ppo_lagrangian`, `impala` (with `impala_processes` for real actor processes). The registered
-studies are in `experiments`.
+studies are in `studies/`, one module each.
 """

@@ -1,4 +1,5 @@
 """Figures of the policy-gradient studies (matplotlib, imported lazily; the runner sets the Agg backend).
+Each function returns a Figure for `ctx.log_figure`, which saves and closes it.
 
 Learning curves and per-update diagnostics against environment steps, which every RL week draws, are the RL
 core's `studyforge.experiments.rl.plots`.
@@ -51,4 +52,43 @@ def histograms(samples: dict[str, np.ndarray], title: str, clip: float | None = 
     ax.set_ylabel("density")
     ax.set_title(title)
     ax.legend(fontsize=8)
+    return fig
+
+
+def gradient_variance(variance: dict[str, dict[str, dict[str, float]]], points: list[int], names: list[str]) -> Any:
+    """tr Cov[ĝ] of each estimator (log scale), one bar per snapshot of the reference policy.
+
+    `variance["step<point>"][name]["total_variance"]`, as `policy_gradient.variance_reduction_ablation`
+    summarises it.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4.2), layout="constrained")
+    width = 0.8 / len(points)
+    x = np.arange(len(names))
+    for i, point in enumerate(points):
+        vals = [variance[f"step{point}"][n]["total_variance"] for n in names]
+        ax.bar(x + i * width, vals, width, label=f"policy at step {point}")
+    ax.set_xticks(x + width * (len(points) - 1) / 2, names, rotation=30, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("tr Cov[ĝ]")
+    ax.set_title("Variance of the policy-gradient estimate")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def final_return_vs_lag(lags: list[int], finals: dict[str, list[dict[str, Any]]]) -> Any:
+    """Final return (IQM with its bootstrap 95% CI) against the actors' policy lag, one line per correction."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    for corr, ivs in finals.items():
+        c = np.array([iv["iqm"] for iv in ivs])
+        err = [c - np.array([iv["lo"] for iv in ivs]), np.array([iv["hi"] for iv in ivs]) - c]
+        ax.errorbar(lags, c, yerr=np.maximum(err, 0), marker="o", capsize=4, label=corr)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("policy lag (learner updates)")
+    ax.set_ylabel("final return")
+    ax.legend()
+    ax.grid(alpha=0.3)
     return fig
