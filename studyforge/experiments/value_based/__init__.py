@@ -10,8 +10,9 @@
 - `distributional`  C51: support, projection of the distributional Bellman target, cross-entropy (arXiv 1707.06887)
 - `networks`        `QNetwork`: MLP or MinAtar torso with any combination of dueling / noisy / C51 heads
 - `dqn`             the DQN training loop (arXiv 1312.5602) with six switches = Rainbow (arXiv 1710.02298)
-- `experiments`     the registered studies `value_based.dqn_variants`, `value_based.rainbow_ablation`,
-                    `value_based.sample_efficiency_vs_policy_methods`
+- `plots`           the figures only these studies draw (greedy-evaluation curves, the cliff walk, ablation bars)
+- `studies/`        the registered studies, one module each: `value_based.dqn_variants`,
+                    `value_based.rainbow_ablation`, `value_based.sample_efficiency_vs_policy_methods`
 
 Environments, evaluation, learning-curve statistics and the process pool of a study's runs come from the RL
 core, `studyforge.experiments.rl`; the PPO and A2C it is compared with from `studyforge.experiments.policy_gradient`;
