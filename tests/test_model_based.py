@@ -13,8 +13,8 @@ from studyforge.experiments.mdp import envs as mdp_envs
 from studyforge.experiments.mdp import tabular as dp
 from studyforge.experiments.model_based import dyna, mazes
 from studyforge.experiments.model_based.dynamics import DynamicsEnsemble, EnsembleLinear, fit, rollout
-from studyforge.experiments.model_based.experiments import epsilon_greedy_floor, random_walk_first_episode
 from studyforge.experiments.model_based.mpc import CEM, RandomShooting, cartpole_reward, score_sequences
+from studyforge.experiments.model_based.studies.dyna_q import epsilon_greedy_floor, random_walk_first_episode
 
 torch.set_num_threads(1)
 

@@ -7,6 +7,7 @@
                   1805.12114), batched as one network; open-loop rollouts
 - `mpc`           model-predictive control by random shooting and the cross-entropy method, and the full
                   model-based loop (random data → fit → plan an episode → refit)
-- `experiments`   the registered studies `model_based.dyna_q`, `model_based.dyna_q_plus_shortcut`,
+- `plots`         the figures of these studies
+- `studies/`      the registered studies, one module each: `model_based.dyna_q`, `model_based.dyna_q_plus_shortcut`,
                   `model_based.planning_vs_learning`, `model_based.model_error_vs_horizon`
 """
