@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from studyforge.experiments.preference_optimization import bandit, losses
-from studyforge.experiments.preference_optimization import experiments as ex
 from studyforge.experiments.preference_optimization.pairs import completion_logps, make_pairs, vowel_share
+from studyforge.experiments.preference_optimization.studies import method_comparison as ex
 from studyforge.experiments.transformer.config import TransformerConfig
 from studyforge.experiments.transformer.model import Transformer
 from studyforge.tracking.context import RunContext

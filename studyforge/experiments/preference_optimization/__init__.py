@@ -6,5 +6,6 @@
                  K-response bandit, reached by minimising the losses as written
 - `pairs`        preference data for week 8's language models: completions sampled from the reference,
                  scored by a known reward, labelled by a Bradley–Terry annotator; sequence log-probs
-- `experiments`  the registered study `preference_optimization.method_comparison`
+- `plots`        the study's figure: ranking over training, implicit rewards, reward against KL
+- `studies/`     the registered study `preference_optimization.method_comparison`, in its own module
 """

@@ -1,13 +1,15 @@
-"""Week 4's preference-optimization study: DPO, IPO, SimPO and KTO from one reference model, on one data set.
+"""`preference_optimization.method_comparison`: DPO, IPO, SimPO and KTO from one reference model, on one data set.
 
-- `preference_optimization.method_comparison`  a week-8 language model (trained here, or loaded with
-  `reference=RUN_OR_CHECKPOINT`) is the reference; it writes two completions per prompt, a Bradley–Terry
-  annotator labels them by a known reward (`pairs.vowel_share`), and each method trains a copy of the
-  reference on the same pairs (KTO on the same completions, unpaired: chosen → desirable, rejected →
-  undesirable). Measured: held-out preference accuracy (against the labels and against the true reward),
-  implicit reward margins over training, and — what alignment is for — the true reward of fresh samples
-  against their KL from the reference, with the win rate over the reference's own samples. The
-  closed-form optima of DPO and IPO on a bandit (`bandit.py`) are checked in the same run.
+Four ways to fit a policy to preferences without a reward model: DPO (Rafailov et al., arXiv 2305.18290), IPO
+(Azar et al., arXiv 2310.12036), SimPO (Meng et al., arXiv 2405.14734; no reference model) and KTO (Ethayarajh
+et al., arXiv 2402.01306; unpaired). A week-8 language model (trained here, or loaded with
+`reference=RUN_OR_CHECKPOINT`) is the reference; it writes two completions per prompt, a Bradley–Terry
+annotator labels them by a known reward (`pairs.vowel_share`), and each method trains a copy of the
+reference on the same pairs (KTO on the same completions, unpaired: chosen → desirable, rejected →
+undesirable). Measured: held-out preference accuracy (against the labels and against the true reward),
+implicit reward margins over training, and — what alignment is for — the true reward of fresh samples
+against their KL from the reference, with the win rate over the reference's own samples. The
+closed-form optima of DPO and IPO on a bandit (`bandit.py`) are checked in the same run.
 """
 
 from __future__ import annotations
