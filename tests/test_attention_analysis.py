@@ -14,11 +14,11 @@ from studyforge.experiments.attention.analysis import (
     head_importance,
     least_important_first,
     mean_attention_distance,
-    plot_attention_maps,
     pruning_curve,
 )
 from studyforge.experiments.attention.data import CharCorpus
 from studyforge.experiments.attention.model import POSITIONS, TinyLM
+from studyforge.experiments.attention.plots import attention_maps
 
 matplotlib.use("Agg")
 
@@ -40,7 +40,7 @@ def test_mean_attention_distance_known_answers():
 
 
 def test_attention_map_grid_has_one_panel_per_layer_and_head():
-    fig = plot_attention_maps([torch.rand(3, 4, 4), torch.rand(3, 4, 4)], tokens=list("abcd"), title="x")
+    fig = attention_maps([torch.rand(3, 4, 4), torch.rand(3, 4, 4)], tokens=list("abcd"), title="x")
     assert len(fig.axes) == 6
     import matplotlib.pyplot as plt
 

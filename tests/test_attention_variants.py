@@ -323,3 +323,18 @@ def test_docstring_examples(module):
 
     result = doctest.testmod(importlib.import_module(f"studyforge.experiments.attention.{module}"))
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_study_configs_name_unknown_variants_and_encodings():
+    """The studies' name lists say what is unknown and what is known; an empty list stays allowed (as before
+    the shared `names_in` check replaced the studies' own validators)."""
+    from studyforge.errors import ForgeError
+    from studyforge.experiments.attention.studies.length_extrapolation import ExtrapolationConfig
+    from studyforge.experiments.attention.studies.memory_and_speed import MemorySpeedConfig
+
+    with pytest.raises(ForgeError, match=r"unknown variants \['flashy'\]; known: sdpa, dot_product, additive, "):
+        MemorySpeedConfig.from_preset("quick", {"variants": '["flash", "flashy"]'})
+    with pytest.raises(ForgeError, match=r"unknown encodings \['xpos'\]; known: none, sinusoidal, learned, "):
+        ExtrapolationConfig.from_preset("quick", {"encodings": '["rope", "xpos"]'})
+    assert MemorySpeedConfig.from_preset("quick", {"variants": "[]"}).variants == []
+    assert ExtrapolationConfig.from_preset("quick", {"encodings": "[]"}).encodings == []

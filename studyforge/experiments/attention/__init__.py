@@ -19,12 +19,12 @@ One module per idea, each checked against `torch.nn.functional.scaled_dot_produc
 - `triton_flash`    the same algorithm as Triton kernels (optional: needs `triton`; imported only on use)
 - `positional`      sinusoidal and learned absolute positions; `relative` (Shaw et al., arXiv:1803.02155);
                     `rope` (RoFormer, arXiv:2104.09864, real and complex forms); `alibi` (arXiv:2108.12409)
-- `analysis`        attention maps, entropy, mean attention distance, head importance and pruning curves
+- `analysis`        entropy, mean attention distance, head importance and pruning curves
 - `profiling`       peak memory of a call, from the allocator's own events
 - `catalogue`       every variant behind one `fn(q, k, v)` signature, with timing/memory measurement
 - `model`, `data`   a small character-level language model and its corpus, for the week's studies
-- `experiments`     the registered studies (variants vs reference, memory and speed, length
-                    extrapolation, pattern analysis)
+- `studies`         the registered studies, one module each (variants vs reference, memory and speed,
+                    length extrapolation, pattern analysis); `plots` draws their figures (attention maps too)
 
 Nothing here imports `triton`; `triton_flash` does, and is imported only by code that asks for it.
 """

@@ -1,6 +1,5 @@
 """Attention analysis: maps, entropy, attention distance, and head importance by masking.
 
-- Attention maps per layer and head as one figure grid (rows: layers, columns: heads).
 - Entropy of each query's attention distribution, averaged per head: near 0 for heads that lock onto one
   token, near log(#keys) for heads that average broadly.
 - Mean attention distance Σ_j α_ij |i − j|, averaged per head: the "receptive field" of a head, which
@@ -12,6 +11,7 @@
 The model-facing interface is one function: `eval_loss(head_mask) -> float`, where head_mask is an
 (n_layers, n_heads) tensor of gates that the model multiplies each head's output by (1 = keep, 0 = remove).
 Any model that can take such a mask (here `model.TinyLM`) can be analysed; nothing here knows its internals.
+The maps themselves are drawn by `plots.attention_maps`.
 """
 
 from __future__ import annotations
@@ -50,34 +50,6 @@ def mean_attention_distance(weights: torch.Tensor, offset: int | None = None) ->
     # d_i = Σ_j α_ij |i − j|
     per_row = (weights * (i - j).abs().to(weights.dtype)).sum(dim=-1)  # (..., H, Tq)
     return per_row.transpose(-2, -1).reshape(-1, weights.shape[-3]).mean(dim=0)
-
-
-def plot_attention_maps(maps: Sequence[torch.Tensor], tokens: Sequence[str] | None = None, title: str = ""):
-    """One panel per (layer, head): maps is a list over layers of (H, Tq, Tk) weights for one sequence.
-
-    Returns a matplotlib Figure (rows: layers, columns: heads)."""
-    import matplotlib.pyplot as plt
-
-    n_layers, n_heads = len(maps), maps[0].shape[0]
-    fig, axes = plt.subplots(n_layers, n_heads, figsize=(2.2 * n_heads, 2.2 * n_layers), squeeze=False)
-    for layer, layer_maps in enumerate(maps):
-        for head in range(n_heads):
-            ax = axes[layer][head]
-            ax.imshow(layer_maps[head].detach().float().cpu().numpy(), cmap="viridis", vmin=0.0, aspect="auto")
-            ax.set_title(f"layer {layer} head {head}", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if tokens is not None and len(tokens) <= 32:
-                if layer == n_layers - 1:
-                    ax.set_xticks(range(len(tokens)), tokens, fontsize=5, rotation=90)
-                if head == 0:
-                    ax.set_yticks(range(len(tokens)), tokens, fontsize=5)
-    fig.supxlabel("key position")
-    fig.supylabel("query position")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
 
 
 def head_importance(eval_loss: EvalLoss, n_layers: int, n_heads: int) -> tuple[float, torch.Tensor]:
