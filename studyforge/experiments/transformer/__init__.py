@@ -15,8 +15,8 @@ One module per idea:
                RoPE, ALiBi, positions and the KV cache come from week 3 (`experiments.attention`)
 - `optim`      Lion (arXiv:2302.06675) and Adafactor (arXiv:1804.04235) from scratch, AdamW, weight-decay groups
 - `schedule`   linear warm-up + cosine decay
-- `experiments` the registered studies (ablation, MoE routing, memory/compute profile, optimizers,
-               width vs depth)
+- `studies`    the registered studies, one module each (ablation, MoE routing, memory/compute profile,
+               optimizers, width vs depth); `plots` draws their figures
 
 Training, data, generation and checkpoints live in `experiments.language_modeling`, shared with week 8
 and the later weeks that use these models.
