@@ -257,9 +257,10 @@ def test_forge_sample_cli(corpus, mini_workspace):
 def test_study_helpers_known_answers():
     import math
 
-    from studyforge.experiments.language_modeling.experiments import bits_per_char, power_law_fit
     from studyforge.experiments.language_modeling.harness import grad_spikes
-    from studyforge.experiments.transformer.experiments import shape_for
+    from studyforge.experiments.language_modeling.studies.common import bits_per_char
+    from studyforge.experiments.language_modeling.studies.perplexity_vs_model_size import power_law_fit
+    from studyforge.experiments.transformer.studies.width_vs_depth import shape_for
 
     alpha, a = power_law_fit([1e3, 1e4, 1e5], [4.0, 2.0, 1.0])  # halves per decade: α = log10 2
     assert alpha == pytest.approx(math.log10(2)) and a == pytest.approx(4.0 * 1e3 ** alpha)

@@ -9,7 +9,8 @@
 - `checkpoint`  the checkpoint format and `load_model(path_or_run_dir) -> (model, tokenizer, config)`
 - `sampling`    what `forge sample RUN_ID --prompt …` hands off to
 - `harness`     training with live logging for the studies; gradient-spike counting
-- `experiments` week 8's studies (small LM and samples, perplexity vs size, exposure bias)
+- `studies`     week 8's studies, one module each (small LM and samples, perplexity vs size, exposure
+                bias); `plots` draws their figures
 
 Later weeks use a trained model like this:
 
