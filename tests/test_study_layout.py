@@ -36,8 +36,12 @@ def test_each_study_is_its_own_module_named_after_it(topic):
 @pytest.mark.parametrize("topic", SPLIT)
 def test_study_modules_draw_nothing_themselves(topic):
     """Figures are built in `<topic>/plots.py`; a study module only hands them to `ctx.log_figure`."""
-    for path in sorted((ROOT / topic / "studies").glob("*.py")):
-        tree = ast.parse(path.read_text())
+    paths = sorted((ROOT / topic / "studies").glob("*.py"))
+    assert paths, f"{topic} has no studies/ package"
+    for path in paths:
+        source = path.read_text()
+        assert ".subplots(" not in source and ".figure(" not in source, path.name
+        tree = ast.parse(source)
         names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
                  for alias in node.names}
         modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
