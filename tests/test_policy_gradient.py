@@ -391,3 +391,23 @@ def test_week4_third_environment_is_lunar_lander_and_trains():
                        total_steps=512, seed=0)
     assert result.env_steps == 512
     assert result.agent.logits(torch.zeros(3, 8)).shape == (3, 4)  # 8 observations, 4 engines
+
+
+@pytest.mark.parametrize(("study", "field", "known"), [
+    ("algorithm_comparison", "algorithms", "ALGORITHMS"),
+    ("variance_reduction_ablation", "variants", "VARIANTS"),
+    ("constraint_satisfaction", "algorithms", "CONSTRAINT_ALGOS"),
+])
+def test_study_name_lists_refuse_unknown_and_empty_with_the_known_names(study, field, known):
+    import importlib
+
+    from studyforge.errors import ForgeError
+    from studyforge.experiments import registry
+
+    names = list(getattr(importlib.import_module(f"studyforge.experiments.policy_gradient.studies.{study}"), known))
+    config = registry.get(f"policy_gradient.{study}").config
+    for value, unknown in (("[]", []), (f'["{names[0]}", "nope"]', ["nope"])):
+        with pytest.raises(ForgeError) as err:
+            config.from_preset("quick", {field: value})
+        assert f"unknown {field} {unknown}; known: {', '.join(names)}" in err.value.message
+    assert getattr(config.from_preset("quick", {field: f'["{names[-1]}"]'}), field) == [names[-1]]

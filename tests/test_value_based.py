@@ -319,3 +319,15 @@ def test_rainbow_loop_runs_and_evaluates_greedily():
     assert [e[0] for e in result.extras["evals"]] == [100, 200]
     assert result.extras["components"] == {k: True for k in dqn_mod.COMPONENTS}
     assert result.agent.training  # back in training mode after the evaluations
+
+
+@pytest.mark.parametrize("field", ["variants", "minatar_variants"])
+@pytest.mark.parametrize(("value", "unknown"), [("[]", []), ('["dqn", "duelling"]', ["duelling"])])
+def test_variant_lists_refuse_unknown_and_empty_names_in_the_words_they_always_used(field, value, unknown):
+    from studyforge.errors import ForgeError
+    from studyforge.experiments.value_based.studies.dqn_variants import VARIANTS, VariantsConfig
+
+    with pytest.raises(ForgeError) as err:
+        VariantsConfig.from_preset("quick", {field: value})
+    assert f"{field}=" in err.value.message
+    assert f"unknown or no variants {unknown}; known: {', '.join(VARIANTS)}" in err.value.message
