@@ -1,4 +1,9 @@
-"""Every test runs in an isolated workspace: a tmp folder as cwd, W&B disabled, no API keys."""
+"""Every test runs in an isolated workspace: a tmp folder as cwd, W&B disabled, no API keys.
+
+The tests mirror the package (the test of `studyforge/x/y.py` is `tests/x/test_y.py`); test folders are not
+packages, so every test file has a name of its own, and the helper modules here (`figure_checks`,
+`fake_studies`, `workspaces`) are imported by name from any folder: pytest puts tests/ on sys.path for this file.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_studies import FakeConfig, fail, ok
+
+from studyforge.experiments import registry
+from studyforge.workspace import Workspace
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -24,11 +33,28 @@ def isolated(tmp_path, monkeypatch):
     yield tmp_path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """The corpora in ../shared/data beside the clone, read in place (CI has them; the product never needs them).
+
+    Every test that reads them takes this fixture, so their absence is one clear failure, never a skip.
+    """
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+        pytest.fail(f"shared test data not found at {SHARED_DATA}: the tests read the corpora in "
+                    "../shared/data beside the clone", pytrace=False)
     return SHARED_DATA
+
+
+@pytest.fixture
+def fakes(mini_workspace):
+    """The mini plan's workspace, with `fake.ok` and `fake.fail` (fake_studies.py) registered for its week 1."""
+    registry.discover()
+    saved = dict(registry._REGISTRY)
+    registry.register("fake.ok", week=1, config=FakeConfig, headline="final")(ok)
+    registry.register("fake.fail", week=1, config=FakeConfig)(fail)
+    yield Workspace(mini_workspace)
+    registry._REGISTRY.clear()
+    registry._REGISTRY.update(saved)
 
 
 MINI_CURRICULUM = """\

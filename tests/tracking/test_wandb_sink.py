@@ -1,5 +1,6 @@
-"""The W&B sink cannot kill a study: whatever W&B raises, the study runs on, its local record is complete
-and marked not synced, and the user reads one warning line per run."""
+"""The W&B sink (`tracking/wandb_sink.py`): which mode `--wandb` resolves to, an offline run W&B can sync later,
+and a sink that cannot kill a study: whatever W&B raises, the study runs on, its local record is complete and
+marked not synced, and the user reads one warning line per run."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import ClassVar
 
 import pytest
 
+from studyforge.errors import ForgeError
 from studyforge.experiments.config import ExperimentConfig
 from studyforge.experiments.registry import Study
-from studyforge.runner import Planned, RunRequest, execute
+from studyforge.runner import Planned, RunRequest, execute, plan
+from studyforge.tracking.wandb_sink import resolve_mode
 from studyforge.workspace import Workspace
 
 
@@ -108,3 +111,35 @@ def test_a_failing_wandb_init_leaves_a_complete_local_record(tmp_path, monkeypat
     assert_local_record_complete(record)
     assert record.wandb.error == "wandb.init: UsageError: no wandb for you" and record.wandb.dirs == []
     assert len(warnings_in(capsys)) == 1
+
+
+# -- modes --------------------------------------------------------------------------------------------
+
+def test_wandb_modes_resolve_as_documented(monkeypatch):
+    """`auto` is offline without a key and online with one; an explicit WANDB_MODE wins over `auto` (never over
+    an explicit --wandb); `online` without a key and an unknown mode are refused before anything runs."""
+    monkeypatch.delenv("WANDB_MODE")  # the fixture's `disabled` aside: the user's default environment
+    assert resolve_mode("auto") == "offline"  # no WANDB_API_KEY, and HOME is a tmp dir without ~/.netrc
+    with pytest.raises(ForgeError, match="needs a W&B API key"):
+        resolve_mode("online")
+    monkeypatch.setenv("WANDB_API_KEY", "0" * 40)
+    assert resolve_mode("auto") == "online" and resolve_mode("online") == "online"
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert resolve_mode("auto") == "disabled"
+    assert resolve_mode("offline") == "offline" and resolve_mode("online") == "online"
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert resolve_mode("auto") == "offline"
+    with pytest.raises(ForgeError, match="unknown --wandb mode 'cloud'"):
+        resolve_mode("cloud")
+
+
+def test_wandb_offline_writes_a_syncable_run(fakes, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE")
+    ws = fakes
+    req = RunRequest(week=1, experiments=["fake.ok"], preset="quick", wandb="auto")  # no key -> offline
+    (outcome,) = execute(ws, req, plan(ws, req))
+    info = outcome.record.wandb
+    assert outcome.record.status == "completed", outcome.record.traceback
+    assert info.mode == "offline" and len(info.run_ids) == 1
+    run_dir = ws.root / info.dirs[0]
+    assert run_dir.name.startswith("offline-run-") and list(run_dir.glob("*.wandb"))
