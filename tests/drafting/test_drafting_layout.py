@@ -1,6 +1,6 @@
 """The drafting rooms and their doors (issue 14, item 3): no import loops, one home for each shared piece.
 
-Read from the source (ast), as tests/test_rl_core.py does for the RL core, and checked where it shows:
+Read from the source (ast), as tests/experiments/test_rl_core.py does for the RL core, and checked where it shows:
 one selector answers `forge draft` and `forge review` alike; checks and publishing read the same links.
 """
 
@@ -9,13 +9,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import test_drafting
 from typer.testing import CliRunner
 
 from studyforge.cli.main import app
 
-ws = test_drafting.ws  # the fixture: the mini plan, week 1's notes and one completed run
-PACKAGE = Path(__file__).resolve().parents[1] / "studyforge"
+PACKAGE = Path(__file__).resolve().parents[2] / "studyforge"
 DRAFTING = sorted((PACKAGE / "drafting").glob("*.py")) + [PACKAGE / "review.py", PACKAGE / "publishing.py",
                                                             PACKAGE / "status.py"]
 

@@ -10,17 +10,16 @@ import json
 
 import httpx2
 import pytest
-from test_drafting import CURRICULUM, NOTES, snapshot, write_record
 from typer.testing import CliRunner
+from workspaces import drafting_workspace, snapshot
 
 from studyforge.cli.main import app
 from studyforge.drafting.calllog import CallLog
 from studyforge.drafting.drafts import read_draft
 from studyforge.drafting.llm import AnthropicClient, LLMError, LLMRequest, StreamBroken
 from studyforge.drafting.pipeline import DraftOptions, run_draft
-from studyforge.drafting.pricing import default_model, known_models
+from studyforge.drafting.pricing import default_model
 from studyforge.testing import FakeAnthropicAPI
-from studyforge.workspace import Workspace
 
 KEY = "sk-ant-test-NEVER-WRITE-ME-0123456789"
 LONG = "# PPO Explained\n\n" + "PPO reached 487.3 after 40000 steps. " * 12 + "\n"
@@ -30,12 +29,7 @@ LONG = "# PPO Explained\n\n" + "PPO reached 487.3 after 40000 steps. " * 12 + "\
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://fake.test")  # the SDK's own variable; nothing listens there
-    (tmp_path / "curriculum.yaml").write_text(CURRICULUM)
-    (tmp_path / "notes").mkdir()
-    (tmp_path / "notes" / "week01.md").write_text(NOTES)
-    workspace = Workspace(tmp_path)
-    write_record(workspace)
-    return workspace
+    return drafting_workspace(tmp_path)
 
 
 def client_for(api: FakeAnthropicAPI, max_retries: int = 2) -> AnthropicClient:
@@ -45,14 +39,6 @@ def client_for(api: FakeAnthropicAPI, max_retries: int = 2) -> AnthropicClient:
 def request(text: str = "Say hi.") -> LLMRequest:
     return LLMRequest("claude-test", 100, [{"type": "text", "text": "context", "cache_control": {"type": "ephemeral"}}],
                       [{"role": "user", "content": text}], week=1, post="p", edition="scientist")
-
-
-def test_default_model_is_the_newest_sonnet_the_sdk_knows():
-    model = default_model()
-    assert model in known_models() and model.startswith("claude-sonnet-")
-    newer = [m for m in known_models() if m.startswith("claude-sonnet-") and m.count("-") <= 3
-             and tuple(map(int, m.split("-")[2:])) > tuple(map(int, model.split("-")[2:]))]
-    assert newer == []
 
 
 def test_request_shape_system_blocks_and_cache_control(ws):
