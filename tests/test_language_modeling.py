@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from workspaces import NEW, OLD, TRUNCATED, bad_record, drafting_workspace, write_record
 
+from studyforge.errors import ForgeError
 from studyforge.experiments.language_modeling.checkpoint import export, find_checkpoint, load_model
 from studyforge.experiments.language_modeling.data import (
     BPETokenizer,
@@ -249,6 +251,37 @@ def test_forge_sample_cli(corpus, mini_workspace):
     assert bad.exit_code == 2 and "no run with id" in bad.output
     unknown = runner.invoke(app, ["-C", str(mini_workspace), "sample", run_id, "--prompt", "ЖЖ"])
     assert unknown.exit_code == 2 and "cannot encode the prompt" in unknown.output
+
+
+def test_sample_finds_its_run_beside_an_unreadable_one(tmp_path):
+    from studyforge.experiments.language_modeling.sampling import find_run
+
+    ws = drafting_workspace(tmp_path, run=False)  # its run records are written by hand
+    write_record(ws)
+    bad_record(ws, NEW, TRUNCATED)
+    assert find_run(ws.runs_dir, OLD[:15]).run_id == OLD
+    with pytest.raises(ForgeError, match="not valid JSON"):  # the bad one itself: say why, not "no such run"
+        find_run(ws.runs_dir, NEW)
+
+
+def test_sample_says_when_the_checkpoint_is_a_quick_runs(corpus, mini_workspace):
+    from typer.testing import CliRunner
+
+    from studyforge.cli.main import app
+
+    runner = CliRunner()
+    run_id, folder = _fake_run(mini_workspace, corpus)  # a quick-preset record
+    args = ["-C", str(mini_workspace), "sample", run_id, "--prompt", "the quick", "--max-new-tokens", "5"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if "quick" in x and "preset" in x]
+    assert "noise" in line
+    as_json = runner.invoke(app, [*args, "--json"])
+    assert json.loads(as_json.stdout)["preset"] == "quick"
+    run = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**run, "preset": "default"}))
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "noise" not in again.output and "preset" not in again.output
 
 
 # -- study helpers --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`forge publish`: each format's conventions, figures that resolve, idempotent re-publishing, refusals."""
+"""`forge publish` (`publishing.py`): each format's conventions, figures that resolve, idempotent re-publishing, refusals."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from typer.testing import CliRunner
+from workspaces import THURSDAY, draft_with, forge, loop_workspace
 
 from studyforge.cli.main import app
 from studyforge.drafting.drafts import DraftMeta, read_draft, save, write_new_draft
@@ -234,3 +235,18 @@ def test_jekyll_keeps_latex_braces_away_from_liquid(mini_workspace):
     _, body = _split(post)
     assert body.startswith("{% raw %}\n") and body.rstrip().endswith("{% endraw %}")
     assert "$\\frac{{\\pi_\\theta}}{\\pi_{old}}$" in body
+
+
+def test_hugo_and_jekyll_use_the_same_categories(tmp_path):
+    ws = loop_workspace(tmp_path)  # the loop plan: the publish tests above use the mini plan
+    for edition in ("scientist", "manager"):
+        draft_with(ws, edition, "# PPO Explained\n\nA return of 487.3.\n")
+    assert forge(ws, "review", "1", "--approve").exit_code == 0
+    categories = {}
+    for fmt, pattern in (("hugo", "content/posts/*/index.md"), ("jekyll", "_posts/*.md")):
+        site = ws.root / f"site-{fmt}"
+        assert forge(ws, "publish", "1", "--format", fmt, "--out", str(site), "--date", THURSDAY).exit_code == 0
+        for post in sorted(site.glob(pattern)):
+            head = yaml.safe_load(post.read_text().split("---\n")[1])
+            categories.setdefault(fmt, []).append(head["categories"])
+    assert categories["hugo"] == categories["jekyll"] and len(categories["hugo"]) == 2
