@@ -1,6 +1,7 @@
 """Files forge writes get a new file's usual mode (0666 less the umask), so a web server can serve them.
 
-Atomic writes go through a temporary file; `tempfile.mkstemp` makes that 0600, and the published site then
+Atomic writes (`tracking/io.py`, used by every command that writes: here `forge init` and `forge publish` too)
+go through a temporary file; `tempfile.mkstemp` makes that 0600, and the published site then
 answered 403. Each test runs under the default umask 022 (-> 0644) and a private 077 (-> 0600).
 """
 

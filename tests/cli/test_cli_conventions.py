@@ -103,7 +103,7 @@ def test_output_into_a_closed_pipe_ends_quietly_with_exit_0(workspace, args):
     # every write fail with EPIPE, deterministically.
     read_end, write_end = os.pipe()
     os.close(read_end)
-    env = {**os.environ, "COLUMNS": "100", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # this checkout
+    env = {**os.environ, "COLUMNS": "100", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}  # this checkout
     try:
         proc = subprocess.run([sys.executable, "-m", "studyforge.cli", *args], cwd=workspace, stdout=write_end,
                               stderr=subprocess.PIPE, text=True, env=env, timeout=120)
