@@ -1,6 +1,6 @@
 """The `forge` command: a typer app whose sub-commands live one group per module.
 
-Conventions every command keeps (tests/test_cli_conventions.py checks them): flags show no `<bool>` in
+Conventions every command keeps (tests/cli/test_cli_conventions.py checks them): flags show no `<bool>` in
 the help, arguments read in capitals (`WEEK`), a short option means the same everywhere (options.py lists
 them), `forge` alone prints the help and exits 0, and output into a closed pipe (`forge runs | head`)
 ends quietly with exit 0, as git's does.

@@ -33,7 +33,7 @@ from studyforge.experiments.tokenization.pretokenize import (
     iter_safe_pieces,
 )
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EOT = "<|endoftext|>"
 # the pattern as GPT-2's encoder.py spells it, written out independently of the module under test
 GPT2_SPLIT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""

@@ -23,7 +23,7 @@ from studyforge.experiments.tokenization.unigram import (
 )
 from studyforge.experiments.tokenization.wordpiece import WordPieceTokenizer, bert_pretokenize
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def need(path: Path) -> Path:

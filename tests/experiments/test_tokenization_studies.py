@@ -28,7 +28,7 @@ from studyforge.experiments.tokenization.studies.vocab_efficiency_vs_coverage im
 )
 from studyforge.tracking.context import RunContext
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def run(study, config_cls, tmp_path, **overrides):

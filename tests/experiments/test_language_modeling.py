@@ -148,7 +148,7 @@ def test_ddp_with_two_processes_equals_single_process(corpus, tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     # The Triton tests set TRITON_INTERPRET=1 for the whole session; the DDP children must not inherit it.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRITON")}
-    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                            "-m", "studyforge.experiments.language_modeling.launch", str(tmp_path / "spec.json")],
                           capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path)
