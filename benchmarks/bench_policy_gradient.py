@@ -12,10 +12,16 @@
   across kinds of CPU. torch picks its CPU kernels by instruction set (ATen's vectorised ops by
   `torch.backends.cpu.get_cpu_capability()`, MKL's sgemm by its own dispatch), and they round differently,
   so the same seed trains a different agent on another CPU, and whether that agent solves CartPole by 100k
-  steps is a coin with a seed-dependent bias. Measured (issue 13, item 14): seed 0 scored 500 on the
-  machine that first ran this benchmark and 187.8 on a 2-core AVX2 EPYC, where the same code run with
-  `ATEN_CPU_CAPABILITY=default` (the scalar kernels) scores 500 again. A share over 10 seeds, beside the
-  peer's share on the same seeds in the same run, is a claim about the recipe rather than one float path.
+  steps is a coin with a seed-dependent bias. Measured (issue 13, item 14) with the code that first
+  reported 500 on seeds 0–2: on a 2-core AVX2 EPYC seed 0 scores 187.8 with torch's AVX2 kernels, and 500
+  with `ATEN_CPU_CAPABILITY=default` or `MKL_CBWR=COMPATIBLE` (four float paths, four different sets of
+  trained parameters). A share over 10 seeds, beside the peer's share on the same seeds in the same run,
+  is a claim about the recipe rather than one float path.
+
+  The value-loss weight is the zoo's too: the zoo leaves sb3's vf_coef at 0.5 on its unhalved MSE, which is
+  1.0 on our ½ E[(V − R)²] (PPOConfig used 0.5, half the peer's weight, until issue 13). On that EPYC: 9 of
+  10 seeds at the old weight, 10 of 10 at the zoo's, sb3 10 of 10; on held-out seeds 10–19 both weights
+  solve 10 of 10 — the change is parity with the peer, not a measured gain.
 - A2C (zoo's CartPole settings; and with the learning rate annealed) and REINFORCE with a learned baseline,
   500,000 steps, 3 seeds: each run must solve CartPole by gymnasium's definition (mean return of 100
   consecutive training episodes ≥ 475) within the budget. The final agent's greedy evaluation is reported

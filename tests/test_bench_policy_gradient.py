@@ -5,8 +5,10 @@ depends on the CPU's float path, so the verdict must rest on the counts, never o
 from __future__ import annotations
 
 import pytest
+import torch
 
 from benchmarks.bench_policy_gradient import SOLVED, Trial, ppo_rows, solved
+from studyforge.experiments.policy_gradient import ppo
 
 
 def _trials(greedy: list[float], wall: float = 10.0) -> list[Trial]:
@@ -46,3 +48,14 @@ def test_the_peer_must_run_the_same_seeds():
     other = [Trial(seed, 10.0, 500.0) for seed in (0, 1, 3)]
     with pytest.raises(ValueError, match="same seeds"):
         ppo_rows(ours, other)
+
+
+def test_ppo_defaults_weigh_the_value_loss_as_the_zoo_does():
+    """The peer runs the zoo's settings, which leave sb3's vf_coef at 0.5 on the *unhalved* MSE
+    (`loss = policy_loss + ent_coef·entropy_loss + vf_coef·F.mse_loss(returns, values)`); our value_loss is
+    ½ E[(V − R)²], so the same recipe needs c_V = 1. V [1, 2], R [3, 3]: sb3 0.5 · (4 + 1)/2 = 1.25."""
+    v, r = torch.tensor([1.0, 2.0]), torch.tensor([3.0, 3.0])
+    ours = ppo.PPOConfig().vf_coef * ppo.value_loss(v, v, r, None)
+    sb3 = 0.5 * torch.nn.functional.mse_loss(v, r)
+    assert float(sb3) == 1.25
+    assert float(ours) == float(sb3)

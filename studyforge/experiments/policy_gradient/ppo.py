@@ -65,7 +65,8 @@ class PPOConfig(AlgoConfig):
     norm_adv: bool = Field(True, description="normalise advantages within each minibatch")
     clip_vloss: bool = Field(False, description="clip the value update around the old values (CleanRL: on)")
     ent_coef: float = Field(0.0, ge=0, description="entropy bonus coefficient")
-    vf_coef: float = Field(0.5, ge=0, description="value-loss coefficient")
+    # the zoo's (sb3's default) vf_coef 0.5 weighs sb3's unhalved MSE; our value_loss is ½ E[(V − R)²]
+    vf_coef: float = Field(1.0, ge=0, description="value-loss coefficient c_V (on ½ MSE: sb3's 0.5 on MSE)")
     max_grad_norm: float = Field(0.5, gt=0, description="global gradient-norm clip")
     target_kl: float | None = Field(None, description="stop the epochs early when approx. KL exceeds this")
     hidden: list[int] = Field(default_factory=lambda: [64, 64], description="hidden layer widths")
