@@ -3,6 +3,7 @@ rollouts, and each other (value iteration, policy iteration and their variants m
 
 from __future__ import annotations
 
+import csv
 import json
 
 import gymnasium as gym
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from studyforge.errors import ForgeError
 from studyforge.experiments.mdp import envs as envlib
 from studyforge.experiments.mdp import tabular as T
+from studyforge.tracking.context import RunContext
 
 # S&B Example 4.1 / Figure 4.1: v_k of the equiprobable random policy, synchronous sweeps, γ = 1 (row-major)
 BOOK_K = {
@@ -330,58 +332,30 @@ def test_random_mdps_value_and_policy_iteration_agree(n_states, n_actions, gamma
 # ---------------------------------------------------------------------------------------------- studies
 
 
-class _FakeContext:
-    """The slice of RunContext the week-1 studies use."""
-
-    def __init__(self, seed: int = 0):
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.metrics, self.figures, self.tables, self.values = [], [], {}, {}
-
-    def env_seed(self, index: int = 0) -> int:
-        return self.seed * 10_007 + index
-
-    def log(self, metrics, step=None):
-        self.metrics.append((step, metrics))
-
-    def log_figure(self, name, fig, caption=""):
-        import matplotlib.pyplot as plt
-
-        self.figures.append(name)
-        plt.close(fig)
-
-    def log_table(self, name, rows, caption=""):
-        self.tables[name] = rows
-
-    def summary(self, **values):
-        def merge(into, new):
-            for k, v in new.items():
-                if isinstance(v, dict) and isinstance(into.get(k), dict):
-                    merge(into[k], v)
-                else:
-                    into[k] = v
-        merge(self.values, json.loads(json.dumps(values)))
-
-    def progress(self, total=None, description=""):
-        import contextlib
-
-        class Bar:
-            def advance(self, n=1, **live):
-                pass
-
-        return contextlib.nullcontext(Bar())
+def _figure_names(ctx: RunContext) -> list[str]:
+    return [figure.name for figure in ctx.figures]
 
 
-def test_comparison_study_quick_summary_has_the_known_answers():
+def _table_rows(ctx: RunContext, name: str) -> list[dict[str, str]]:
+    """The rows of a table as the run record keeps them (tables/<name>.csv: every value a string)."""
+    with open(ctx.out_dir / "tables" / f"{name}.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _metric_rows(ctx: RunContext) -> list[dict]:
+    return [json.loads(line) for line in (ctx.out_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_comparison_study_quick_summary_has_the_known_answers(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
     from studyforge.experiments.mdp.studies import value_vs_policy_iteration as ex
 
     cfg = ex.CompareConfig.from_preset("quick")
-    ctx = _FakeContext(seed=1)
+    ctx = RunContext(out_dir=tmp_path, config=cfg, seed=1)
     ex.value_vs_policy_iteration(ctx, cfg)
-    s = ctx.values
+    s = ctx.summary_values
     assert s["sb_gridworld_random_policy_values"] == BOOK_INF
     assert s["vi_pi_max_abs_diff"] <= 1e-6
     fl = s["frozenlake8x8"]["gamma0_99"]
@@ -398,27 +372,27 @@ def test_comparison_study_quick_summary_has_the_known_answers():
     for part in headline.split("."):
         node = node[part]
     assert isinstance(node, float)
-    rows = ctx.tables["algorithm_comparison"]
-    assert {r["env"] for r in rows} == set(cfg.envs) and all(r["converged"] for r in rows)
-    assert any(name.startswith("convergence_frozenlake8x8") for name in ctx.figures)
+    rows = _table_rows(ctx, "algorithm_comparison")
+    assert {r["env"] for r in rows} == set(cfg.envs) and all(r["converged"] == "True" for r in rows)
+    assert any(name.startswith("convergence_frozenlake8x8") for name in _figure_names(ctx))
 
 
-def test_solver_study_quick_draws_every_env():
+def test_solver_study_quick_draws_every_env(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
     from studyforge.experiments.mdp.studies import gridworld_solver as ex
 
     cfg = ex.SolverConfig.from_preset("quick")
-    ctx = _FakeContext()
+    ctx = RunContext(out_dir=tmp_path, config=cfg, seed=0)
     ex.gridworld_solver(ctx, cfg)
-    assert {f"value_heatmap_{k}" for k in cfg.envs} <= set(ctx.figures)
-    assert "convergence_value_iteration" in ctx.figures
-    assert ctx.values["cliffwalking"]["start_value"] == -13.0
-    assert ctx.values["sb_gridworld"]["optimal_values"] == BOOK_OPTIMAL
-    assert np.round(ctx.values["sb_gridworld_random_policy_values"]).tolist() == BOOK_INF
-    assert 0.3 < ctx.values["frozenlake8x8"]["start_value"] < 0.5
-    assert any("convergence/frozenlake8x8/residual" in m for _, m in ctx.metrics)
+    assert {f"value_heatmap_{k}" for k in cfg.envs} <= set(_figure_names(ctx))
+    assert "convergence_value_iteration" in _figure_names(ctx)
+    assert ctx.summary_values["cliffwalking"]["start_value"] == -13.0
+    assert ctx.summary_values["sb_gridworld"]["optimal_values"] == BOOK_OPTIMAL
+    assert np.round(ctx.summary_values["sb_gridworld_random_policy_values"]).tolist() == BOOK_INF
+    assert 0.3 < ctx.summary_values["frozenlake8x8"]["start_value"] < 0.5
+    assert any("convergence/frozenlake8x8/residual" in m for m in _metric_rows(ctx))
 
 
 def test_study_configs_reject_bad_settings():

@@ -33,27 +33,20 @@ from studyforge.experiments.tokenization.pretokenize import (
     iter_safe_pieces,
 )
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 EOT = "<|endoftext|>"
 # the pattern as GPT-2's encoder.py spells it, written out independently of the module under test
 GPT2_SPLIT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared test data not found: {path}")
-    return path
-
-
 def read(path: Path) -> str:
-    return need(path).read_bytes().decode("utf-8")
+    return path.read_bytes().decode("utf-8")
 
 
-def corpora() -> list[Path]:
+def corpora(data: Path) -> list[Path]:
+    """The corpora in ../shared/data (the `shared_data` fixture): English, four cs336 files, 26 languages."""
     names = ["tinyshakespeare.txt", *(f"cs336/{n}" for n in ("corpus.en", "tinystories_sample.txt", "german.txt",
                                                                 "address.txt"))]
-    ml = sorted((DATA / "multilingual").glob("*.txt")) if DATA.exists() else []
-    return [DATA / n for n in names] + ml
+    return [data / n for n in names] + sorted((data / "multilingual").glob("*.txt"))
 
 
 # -- a slow, obviously correct reference: recount every pair at every step ---------------------------------
@@ -154,8 +147,8 @@ def test_docstring_examples():
     ("cs336/tinystories_sample.txt", 700, "likelihood"),
     ("cs336/german.txt", 400, "likelihood"),
 ])
-def test_train_bpe_equals_reference(name, vocab_size, strategy):
-    path = need(DATA / name)
+def test_train_bpe_equals_reference(name, vocab_size, strategy, shared_data):
+    path = shared_data / name
     vocab, merges = train_bpe(path, vocab_size, [EOT], merge_strategy=strategy)
     expected = reference_train(reference_pretoken_counts(read(path), [EOT]), vocab_size, 1, strategy)
     assert merges == expected
@@ -185,8 +178,8 @@ def test_special_tokens_are_atoms_never_merged(tmp_path):
     assert list(vocab.values()).count(EOT.encode()) == 1
 
 
-def test_parallel_pretokenization_equals_serial(tmp_path):
-    story = read(DATA / "cs336/tinystories_sample.txt")
+def test_parallel_pretokenization_equals_serial(tmp_path, shared_data):
+    story = read(shared_data / "cs336/tinystories_sample.txt")
     path = tmp_path / "stories.txt"
     path.write_text(story * 30, encoding="utf-8")
     serial = count_pretokens(path, [EOT], num_processes=1)
@@ -199,7 +192,7 @@ def test_parallel_pretokenization_equals_serial(tmp_path):
         parts.update(count_pretokens_in_range(path, [EOT], start, end))
     assert parts == serial
     # and without special tokens, chunks cut at whitespace
-    shakespeare = need(DATA / "tinyshakespeare.txt")
+    shakespeare = shared_data / "tinyshakespeare.txt"
     assert count_pretokens(shakespeare, None, num_processes=2) == count_pretokens(shakespeare, None, num_processes=1)
 
 
@@ -245,18 +238,18 @@ def test_chunk_boundaries_preserve_pretokenization(text, n_chunks, window):
 
 
 @pytest.fixture(scope="module")
-def gpt2() -> Tokenizer:
-    return Tokenizer.from_files(need(DATA / "cs336/gpt2_vocab.json"), need(DATA / "cs336/gpt2_merges.txt"), [EOT])
+def gpt2(shared_data) -> Tokenizer:
+    return Tokenizer.from_files(shared_data / "cs336/gpt2_vocab.json", shared_data / "cs336/gpt2_merges.txt", [EOT])
 
 
 @pytest.fixture(scope="module")
-def hf_gpt2():
+def hf_gpt2(shared_data):
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import models, pre_tokenizers
 
-    hf = HFTokenizer(models.BPE.from_file(str(need(DATA / "cs336/gpt2_vocab.json")),
-                                          str(need(DATA / "cs336/gpt2_merges.txt"))))
+    hf = HFTokenizer(models.BPE.from_file(str(shared_data / "cs336/gpt2_vocab.json"),
+                                          str(shared_data / "cs336/gpt2_merges.txt")))
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     return hf
 
@@ -268,35 +261,33 @@ def test_gpt2_known_ids(gpt2):
     assert gpt2.decode([15496, 995]) == "Hello world"
 
 
-def test_hf_byte_level_pretokenizer_uses_gpt2_regex(hf_gpt2):
-    text = read(DATA / "tinyshakespeare.txt")[:20_000] + " it's 3.14 — naïve  \n\n  café 東京 😀!!"
+def test_hf_byte_level_pretokenizer_uses_gpt2_regex(hf_gpt2, shared_data):
+    text = read(shared_data / "tinyshakespeare.txt")[:20_000] + " it's 3.14 — naïve  \n\n  café 東京 😀!!"
     theirs = [piece for piece, _ in hf_gpt2.pre_tokenizer.pre_tokenize_str(text)]
     mapping = bpe.bytes_to_unicode()
     ours = ["".join(mapping[b] for b in t.encode("utf-8")) for t in regex.findall(GPT2_SPLIT, text)]
     assert theirs == ours
 
 
-def test_encodings_identical_to_hf_on_every_shared_corpus(gpt2, hf_gpt2):
+def test_encodings_identical_to_hf_on_every_shared_corpus(gpt2, hf_gpt2, shared_data):
     checked = 0
-    for path in corpora():
+    for path in corpora(shared_data):
         if not path.exists():
             continue
         text = read(path).replace(EOT, "")  # HF knows nothing of our special token here
         assert gpt2.encode(text) == hf_gpt2.encode(text).ids, path.name
         checked += 1
-    if checked == 0:
-        pytest.skip("no shared corpora")
     assert checked >= 30  # tinyshakespeare, 4 cs336 files, 26 languages
 
 
-def test_trained_tokenizer_identical_to_hf_with_same_vocab(tmp_path):
+def test_trained_tokenizer_identical_to_hf_with_same_vocab(tmp_path, shared_data):
     """Our encoder on our own vocabulary, against HF's BPE model loaded with the same vocab/merges."""
     import json
 
     from tokenizers import Tokenizer as HFTokenizer
     from tokenizers import models, pre_tokenizers
 
-    vocab, merges = train_bpe(need(DATA / "cs336/corpus.en"), 800)
+    vocab, merges = train_bpe(shared_data / "cs336/corpus.en", 800)
     mapping = bpe.bytes_to_unicode()
 
     def spell(b: bytes) -> str:
@@ -309,7 +300,7 @@ def test_trained_tokenizer_identical_to_hf_with_same_vocab(tmp_path):
     hf = HFTokenizer(models.BPE.from_file(str(tmp_path / "v.json"), str(tmp_path / "m.txt")))
     hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     for name in ("cs336/tinystories_sample.txt", "multilingual/de.txt", "multilingual/ru.txt"):
-        text = read(DATA / name).replace(EOT, "")
+        text = read(shared_data / name).replace(EOT, "")
         assert Tokenizer(vocab, merges).encode(text) == hf.encode(text).ids
 
 
@@ -340,8 +331,8 @@ def test_round_trip_gpt2(gpt2, text):
 
 
 @pytest.fixture(scope="module")
-def small() -> Tokenizer:
-    vocab, merges = train_bpe(need(DATA / "cs336/tinystories_sample.txt"), 400, [EOT])
+def small(shared_data) -> Tokenizer:
+    vocab, merges = train_bpe(shared_data / "cs336/tinystories_sample.txt", 400, [EOT])
     return Tokenizer(vocab, merges, [EOT, EOT + EOT])
 
 
@@ -356,8 +347,8 @@ def test_round_trip_trained_with_overlapping_specials(small, text):
     assert [specials[i] for i in ids if i in specials] == found
 
 
-def test_encode_iterable_equals_encode_in_fixed_memory(gpt2, tmp_path):
-    text = read(DATA / "tinyshakespeare.txt")
+def test_encode_iterable_equals_encode_in_fixed_memory(gpt2, tmp_path, shared_data):
+    text = read(shared_data / "tinyshakespeare.txt")
     lines = text.splitlines(keepends=True)
     assert list(gpt2.encode_iterable(iter(lines[:4000]))) == gpt2.encode("".join(lines[:4000]))
     # odd chunking: 7-character pieces, cutting words and "\n\n" runs
@@ -377,19 +368,19 @@ def test_encode_iterable_equals_encode_in_fixed_memory(gpt2, tmp_path):
     assert peak < 3_000_000  # the pre-token cache (bounded) and one line at a time
 
 
-def test_cache_is_bounded(gpt2):
+def test_cache_is_bounded(gpt2, shared_data):
     tok = Tokenizer(gpt2.vocab, [(gpt2.vocab[a], gpt2.vocab[b]) for a, b in sorted(gpt2.ranks, key=gpt2.ranks.get)],
                     cache_size=100)
-    text = read(DATA / "multilingual/fi.txt")
+    text = read(shared_data / "multilingual/fi.txt")
     assert tok.encode(text) == gpt2.encode(text) and len(tok._cache) <= 100
 
 
 # -- BPE-dropout ------------------------------------------------------------------------------------------------
 
 
-def test_bpe_dropout(gpt2):
+def test_bpe_dropout(gpt2, shared_data):
     merges = [(gpt2.vocab[a], gpt2.vocab[b]) for a, b in sorted(gpt2.ranks, key=gpt2.ranks.get)]
-    text = read(DATA / "cs336/tinystories_sample.txt")[:2000]
+    text = read(shared_data / "cs336/tinystories_sample.txt")[:2000]
     assert DropoutTokenizer(gpt2.vocab, merges, [EOT], p=0.0).encode(text) == gpt2.encode(text)
     all_bytes = DropoutTokenizer(gpt2.vocab, merges, p=1.0).encode("héllo")
     assert all_bytes == [gpt2.byte_ids[b] for b in "héllo".encode()]

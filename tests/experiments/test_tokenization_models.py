@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,15 +21,6 @@ from studyforge.experiments.tokenization.unigram import (
     viterbi,
 )
 from studyforge.experiments.tokenization.wordpiece import WordPieceTokenizer, bert_pretokenize
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def need(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"shared test data not found: {path}")
-    return path
-
 
 # -- WordPiece ---------------------------------------------------------------------------------------------------
 
@@ -56,12 +46,12 @@ def test_bert_pretokenizer_splits_punctuation():
         "Hello", ",", "world", "!", "!", "(", "it", "'", "s", ")", "3", ".", "5€", "東京"]
 
 
-def test_wordpiece_training_and_hf_side_by_side():
+def test_wordpiece_training_and_hf_side_by_side(shared_data):
     """Train on Tiny Shakespeare; HF's WordPiece model (same greedy algorithm) with our vocabulary and BERT's
     pre-tokenizer must give the same ids on English and on other scripts."""
     from tokenizers import Tokenizer, models, pre_tokenizers
 
-    text = need(DATA / "tinyshakespeare.txt").read_text(encoding="utf-8")[:300_000]
+    text = (shared_data / "tinyshakespeare.txt").read_text(encoding="utf-8")[:300_000]
     wp = WordPieceTokenizer.train([text], 1500)
     assert len(wp) == 1500 and wp.tokens[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     assert len(set(wp.tokens)) == len(wp.tokens)
@@ -73,12 +63,12 @@ def test_wordpiece_training_and_hf_side_by_side():
     hf.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     for name in ("tinyshakespeare.txt", "multilingual/en.txt", "multilingual/fr.txt", "multilingual/ru.txt",
                  "multilingual/zh.txt"):
-        sample = need(DATA / name).read_text(encoding="utf-8")[:100_000]
+        sample = (shared_data / name).read_text(encoding="utf-8")[:100_000]
         assert wp.encode(sample) == hf.encode(sample).ids, name
 
 
-def test_wordpiece_likelihood_differs_from_frequency():
-    text = need(DATA / "cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+def test_wordpiece_likelihood_differs_from_frequency(shared_data):
+    text = (shared_data / "cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     by_likelihood = WordPieceTokenizer.train([text], 200)
     by_frequency = WordPieceTokenizer.train([text], 200, strategy="frequency")
     words = Counter(bert_pretokenize(text))
@@ -138,8 +128,8 @@ def test_forward_backward_is_the_brute_force_sum(logp, word):
         assert counts.get(piece, 0.0) == pytest.approx(n, abs=1e-9)
 
 
-def test_em_never_decreases_the_likelihood():
-    text = need(DATA / "cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+def test_em_never_decreases_the_likelihood(shared_data):
+    text = (shared_data / "cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     words = Counter(sp_pretokenize(text))
     logp = seed_vocabulary(words, 400, max_piece_len=8)
     lls = []
@@ -153,8 +143,8 @@ def test_em_never_decreases_the_likelihood():
     assert lls[-1] > lls[0] + 1.0
 
 
-def test_unigram_training_keeps_characters_and_round_trips():
-    text = need(DATA / "cs336/tinystories_sample.txt").read_text(encoding="utf-8")
+def test_unigram_training_keeps_characters_and_round_trips(shared_data):
+    text = (shared_data / "cs336/tinystories_sample.txt").read_text(encoding="utf-8")
     rounds = []
     uni = UnigramTokenizer.train([text], 300, max_piece_len=8, on_round=rounds.append)
     assert 290 <= len(uni) <= 300

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +27,6 @@ from studyforge.experiments.tokenization.studies.vocab_efficiency_vs_coverage im
 )
 from studyforge.tracking.context import RunContext
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
 
 def run(study, config_cls, tmp_path, **overrides):
     cfg = config_cls.from_preset("quick", overrides)
@@ -51,10 +48,8 @@ def test_offline_corpora_are_deterministic_and_labelled():
     assert sorted((train + held).splitlines()) == sorted(x for x in english.text.splitlines() if x.strip())
 
 
-def test_multilingual_folder_and_filters():
-    folder = DATA / "multilingual"
-    if not folder.is_dir():
-        pytest.skip("shared multilingual data not found")
+def test_multilingual_folder_and_filters(shared_data):
+    folder = shared_data / "multilingual"
     corpora = datalib.multilingual(str(folder), max_chars=5_000)
     assert len(corpora) == 26 and {c.name for c in corpora} == set(datalib.LINGUA_LANGUAGES)
     assert all(c.domain == "multilingual" and 0 < len(c.text) <= 5_000 for c in corpora)
@@ -126,10 +121,8 @@ def test_bpe_from_scratch_toy_known_answer(tmp_path):
     assert rows[1].endswith("aaabdaaabac,11") and rows[-1].endswith("XdXac,5")
 
 
-def test_cross_lingual_compression_on_26_languages(tmp_path):
-    folder = DATA / "multilingual"
-    if not folder.is_dir():
-        pytest.skip("shared multilingual data not found")
+def test_cross_lingual_compression_on_26_languages(tmp_path, shared_data):
+    folder = shared_data / "multilingual"
     summary, _ = run(cross_lingual_compression, CompressionConfig, tmp_path, multilingual=str(folder),
                      language_chars=8_000, languages=["en", "de", "ru", "zh", "hi"])
     assert summary["data"]["languages"] == ["de", "en", "hi", "ru", "zh"] and "only 5" in summary["data"]["note"]
