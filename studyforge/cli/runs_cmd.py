@@ -62,7 +62,11 @@ def runs(week: OptionalWeekArg = None, json_: JsonOpt = False) -> None:
                       "headline": f"[red]{escape(_short(row['error']))}[/]", "started": "—", "time": "—"})
     out.print(runs_table(cells, out.width))
     for row in bad:  # in full, whatever the terminal's width did to the row
-        out.warn(f"unreadable run record: {escape(row['error'])}")
+        out.warn(f"unreadable run record: {row['error']}")
+    for r in scan.records:
+        if not r.wandb.synced:
+            out.warn(f"{r.run_id} ({r.experiment}): its W&B run lacks part of the record ({r.wandb.error}); "
+                     f"the local record is complete")
 
 
 def runs_table(cells: list[dict[str, str]], width: int):

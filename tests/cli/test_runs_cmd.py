@@ -52,3 +52,16 @@ def test_forge_runs_lists_an_unreadable_record_as_an_error_row(ws, text, message
     assert str(ws.root) not in error["error"]  # located relative to the workspace
     assert [r.run_id for r in list_records(ws.runs_dir)] == [OLD, "20261207-100000-s0-cafe"]
     assert bad.exists()  # listed, never touched
+
+
+def test_forge_runs_says_which_runs_w_and_b_did_not_fully_receive(ws, monkeypatch):
+    """A W&B failure never kills a study (the record says `wandb.synced: false`); `forge runs` says so."""
+    write_record(ws)
+    broken = write_record(ws, "later.study", run_id="20261201-100000-s0-beef")
+    broken.wandb.mode, broken.wandb.synced, broken.wandb.error = "offline", False, "Table: TypeError: bad row"
+    broken.save(broken.path)
+    monkeypatch.setattr(out.console, "width", 250)
+    result = forge(ws, "runs")
+    assert result.exit_code == 0, result.output
+    assert "20261201-100000-s0-beef (later.study): its W&B run lacks part of the record" in result.output
+    assert "Table: TypeError: bad row" in result.output and OLD + " (" not in result.output
