@@ -101,3 +101,21 @@ def test_char_corpus_round_trip_and_windows():
     assert x.shape == y.shape == (4, 16) and torch.equal(x[0, 1:], y[0, :-1])
     xb, yb = corpus.batch("val", 3, 8, torch.Generator().manual_seed(0))
     assert xb.shape == (3, 8) and torch.equal(xb[:, 1:], yb[:, :-1])
+
+
+def test_random_windows_reach_the_last_start():
+    """Starts run 0 … N − length − 1, the last included (the split's final char is a target too), and a split of
+    exactly length + 1 chars gives its one window."""
+    corpus = CharCorpus("abcdefgh" + "abcdef", "test", val_fraction=6 / 14)  # train 'abcdefgh', val 'abcdef'
+    seen = set()
+    for step in range(40):
+        x, y = corpus.batch("train", 4, 5, torch.Generator().manual_seed(step))
+        for xr, yr in zip(x, y, strict=True):
+            start = "abcdefgh".index(corpus.decode(xr)[0])
+            seen.add(start)
+            assert (corpus.decode(xr), corpus.decode(yr)) == ("abcdefgh"[start:start + 5], "abcdefgh"[start + 1:start + 6])
+    assert seen == {0, 1, 2}  # 8 chars, windows of 5 + 1: the last start is 2
+    x, y = corpus.batch("val", 2, 5, torch.Generator().manual_seed(0))
+    assert corpus.decode(x[0]) == "abcde" and corpus.decode(y[0]) == "bcdef"
+    with pytest.raises(ValueError, match="shorter than one window"):
+        corpus.batch("val", 2, 6, torch.Generator().manual_seed(0))

@@ -97,7 +97,10 @@ class CharCorpus:
     def batch(self, split: str, batch_size: int, length: int, generator: torch.Generator):
         """Random windows (x, y) of `length` tokens, y shifted by one: both (batch_size, length)."""
         data = self.train if split == "train" else self.val
-        starts = torch.randint(0, len(data) - length - 1, (batch_size,), generator=generator)
+        if len(data) < length + 1:
+            raise ValueError(f"the {split} split ({len(data)} chars) is shorter than one window of {length + 1}")
+        # a window is length + 1 chars, so starts run 0 … N − length − 1 (randint's upper bound is exclusive)
+        starts = torch.randint(0, len(data) - length, (batch_size,), generator=generator)
         x = torch.stack([data[s : s + length] for s in starts.tolist()])
         y = torch.stack([data[s + 1 : s + length + 1] for s in starts.tolist()])
         return x, y
