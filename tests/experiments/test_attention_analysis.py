@@ -119,3 +119,17 @@ def test_random_windows_reach_the_last_start():
     assert corpus.decode(x[0]) == "abcde" and corpus.decode(y[0]) == "bcdef"
     with pytest.raises(ValueError, match="shorter than one window"):
         corpus.batch("val", 2, 6, torch.Generator().manual_seed(0))
+
+
+def test_the_offline_corpus_is_the_same_whatever_the_process_did_before():
+    """The fallback corpus (week 3 without a text file) must not depend on the process's history: it told
+    docstrings apart by id(), and a reused id dropped a text (872,054-873,544 chars after three different
+    first statements)."""
+    import subprocess
+    import sys
+
+    script = ("{}\nimport hashlib\nfrom studyforge.experiments.attention.data import stdlib_docstring_corpus\n"
+              "print(hashlib.sha256(stdlib_docstring_corpus().encode()).hexdigest())")
+    digests = {subprocess.run([sys.executable, "-c", script.format(first)], capture_output=True, text=True,
+                              check=True).stdout for first in ("pass", "x = [str(i) for i in range(10000)]")}
+    assert len(digests) == 1

@@ -2,8 +2,9 @@
 
 The corpus is a text file given by path (Tiny Shakespeare's `input.txt` is the intended one: 1.1 M
 characters, github.com/karpathy/char-rnn). Without one, an offline fallback is assembled from the
-docstrings of a fixed list of Python standard-library modules — English prose with code, about a
-megabyte, available on every machine with no download. Runs record which corpus they used.
+docstrings of a fixed list of Python standard-library modules — English prose with code, about
+0.75 MB, the same on every run, available on every machine with no download. Runs record which corpus
+they used.
 """
 
 from __future__ import annotations
@@ -30,15 +31,20 @@ STDLIB_MODULES = (
 
 
 def stdlib_docstring_corpus() -> str:
-    """Module, class, function and method docstrings of `STDLIB_MODULES`, in a fixed order."""
-    seen: set[int] = set()
+    """Module, class, function and method docstrings of `STDLIB_MODULES`, in a fixed order, each text once.
+
+    Texts are told apart by their content: `getdoc` returns a new string each call, so telling them apart by
+    `id()` let a freed string's id be reused by a later docstring, which was then skipped — the corpus changed
+    with whatever the process had done before.
+    """
+    seen: set[str] = set()
     parts: list[str] = []
 
     def add(obj) -> None:
-        doc = inspect.getdoc(obj)
-        if doc and id(doc) not in seen and len(doc) > 40:
-            seen.add(id(doc))
-            parts.append(doc.strip())
+        doc = (inspect.getdoc(obj) or "").strip()
+        if len(doc) > 40 and doc not in seen:
+            seen.add(doc)
+            parts.append(doc)
 
     with warnings.catch_warnings():  # touching deprecated aliases (typing.re, …) warns; we only read docs
         warnings.simplefilter("ignore")
