@@ -227,7 +227,19 @@ class Transformer(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, cache: ModelCache | None = None,
                 ignore_index: int = -100) -> LMOutput:
         """idx (B, T) token ids -> LMOutput; with `cache`, idx continues the cached positions."""
-        b, t = idx.shape
+        x, aux = self.features(idx, cache)
+        logits = self.head(x)  # (B, T, V)
+        loss = None
+        if targets is not None:
+            # −(1/BT) Σ log p(y_t | x_≤t), in fp32 whatever the autocast dtype
+            loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
+        return LMOutput(logits, loss, aux)
+
+    def features(self, idx: torch.Tensor, cache: ModelCache | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """idx (B, T) -> (the final hidden states (B, T, d), what the LM head reads; the MoE aux loss).
+
+        Week 9's reward models put a scalar head on these instead of the vocabulary head."""
+        t = idx.shape[1]
         offset = cache.length if cache is not None else 0
         x = self.tok(idx)  # (B, T, d)
         if self.pos is not None:
@@ -246,9 +258,4 @@ class Transformer(nn.Module):
             cache.length += t
         if self.norm is not None:
             x = self.norm(x)
-        logits = self.head(x)  # (B, T, V)
-        loss = None
-        if targets is not None:
-            # −(1/BT) Σ log p(y_t | x_≤t), in fp32 whatever the autocast dtype
-            loss = F.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=ignore_index)
-        return LMOutput(logits, loss, aux)
+        return x, aux
