@@ -135,3 +135,27 @@ def train_logged(ctx, data: TokenData, model_cfg: TransformerConfig, train_cfg: 
     elif result.final and result.final["val_loss"] > unigram_loss(data) - FAILED_MARGIN:
         result.diverged = True  # finite, but hardly better than a unigram model: training failed
     return result
+
+
+def reference_model(ctx, data: TokenData, path: str | None, *, max_len: int, d_model: int, n_layers: int,
+                    n_heads: int, steps: int, bar=None, name: str = "reference"):
+    """(model, tokenizer) for the weeks that start from a trained language model (4, 9, 10, ...).
+
+    With `path` (a week-8 run folder or a `.pt` checkpoint), `load_model` reads it and its context must hold
+    `max_len` tokens. Without, a Llama-style model of the given size is trained here on `data` for `steps`
+    steps with `train_logged` (logged under `name/…`, its validation loss and size in the summary)."""
+    if path:
+        from studyforge.experiments.language_modeling.checkpoint import load_model
+
+        model, tokenizer, _ = load_model(path, ctx.torch_device)
+        if model.config.max_len < max_len:
+            raise ValueError(f"{name} context {model.config.max_len} < prompt_len + completion_len "
+                             f"({max_len}): lower them with --set")
+        return model, tokenizer
+    model_cfg = TransformerConfig.preset("llama", vocab_size=data.vocab_size, max_len=max_len, d_model=d_model,
+                                         n_layers=n_layers, n_heads=n_heads, ffn_multiple_of=32)
+    train_cfg = TrainConfig(steps=steps, batch_size=16, lr=1e-3, warmup=min(100, steps // 10), eval_every=0,
+                            eval_windows=50, seed=ctx.seed)
+    result = train_logged(ctx, data, model_cfg, train_cfg, name, bar)
+    ctx.summary(**{name: {"val_loss": result.final["val_loss"], "params": result.trainer.model.num_params()}})
+    return result.trainer.model, data.tokenizer

@@ -64,30 +64,83 @@ class PreferencePairs:
 
 
 @torch.no_grad()
+def sample_completions(model, prompts: torch.Tensor, k: int, completion_len: int, generator: torch.Generator,
+                       batch_size: int = 256, temperature: float = 1.0) -> torch.Tensor:
+    """k completions per prompt sampled from `model`: prompts (N, P) -> completions (N, k, C).
+
+    The prompts go in chunks of `batch_size`; within a chunk the k samples are drawn one after another
+    (so k = 2 draws exactly what week 4's pairs always drew from the same generator)."""
+    from studyforge.experiments.language_modeling.generate import generate
+
+    model.eval()
+    chunks = []
+    for lo in range(0, len(prompts), batch_size):
+        p = prompts[lo:lo + batch_size]
+        chunks.append(torch.stack([generate(model, p, completion_len, temperature=temperature,
+                                            generator=generator)[:, p.shape[1]:] for _ in range(k)], dim=1))
+    return torch.cat(chunks)
+
+
+def bradley_terry_choice(reward_first: torch.Tensor, reward_second: torch.Tensor, scale: float,
+                         generator: torch.Generator) -> torch.Tensor:
+    """A Bradley–Terry annotator: True where the first completion is preferred, drawn with probability
+    σ(scale · (r₁ − r₂)) (`scale` = inf: always the higher reward, a tie going to the second). (N,) bool."""
+    u = torch.rand(len(reward_first), generator=generator, device=generator.device).cpu()
+    if scale == float("inf"):
+        return reward_first > reward_second
+    return u < torch.sigmoid(scale * (reward_first - reward_second))
+
+
+def sample_prompts(data, tokenizer, split: str, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
+    """n random windows of a `TokenData` split as prompts (n, length), encoded with `tokenizer` (the
+    reference's; windows it cannot encode are skipped)."""
+    text = data.tokenizer.decode(data.split(split).tolist())
+    out = []
+    for _ in range(100 * n):
+        if len(out) == n:
+            break
+        start = int(torch.randint(0, max(1, len(text) - 4 * length), (1,), generator=generator))
+        try:
+            ids = tokenizer.encode(text[start:start + 4 * length])[:length]
+        except ValueError:
+            continue
+        if len(ids) == length:
+            out.append(ids)
+    if len(out) < n:
+        raise ValueError(f"only {len(out)} of {n} {split} prompts of {length} tokens could be encoded with the "
+                         "reference's tokenizer: use a corpus_path in the reference model's alphabet")
+    return torch.tensor(out)
+
+
+@torch.no_grad()
+def sequence_logps(model, prompts: torch.Tensor, completions: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """`completion_logps` in chunks of `batch_size`, without gradients: (N,)."""
+    return torch.cat([completion_logps(model, prompts[lo:lo + batch_size], completions[lo:lo + batch_size])
+                      for lo in range(0, len(prompts), batch_size)])
+
+
+@torch.no_grad()
 def make_pairs(reference, decode, prompts: torch.Tensor, completion_len: int, bt_scale: float,
                generator: torch.Generator, batch_size: int = 256) -> PreferencePairs:
     """Two completions per prompt sampled from `reference` (temperature 1), scored by `vowel_share` of
     `decode(ids)`, labelled by a Bradley–Terry annotator with scale `bt_scale` (`generator` draws the labels
     and the samples, so the data are reproducible)."""
-    from studyforge.experiments.language_modeling.generate import generate
-
-    reference.eval()
-    first, second = [], []
-    for lo in range(0, len(prompts), batch_size):
-        p = prompts[lo:lo + batch_size]
-        for out in (first, second):
-            out.append(generate(reference, p, completion_len, temperature=1.0, generator=generator)[:, p.shape[1]:])
-    y1, y2 = torch.cat(first), torch.cat(second)
+    ys = sample_completions(reference, prompts, 2, completion_len, generator, batch_size)
+    y1, y2 = ys[:, 0], ys[:, 1]
     r1 = torch.tensor([vowel_share(decode(row.tolist())) for row in y1])
     r2 = torch.tensor([vowel_share(decode(row.tolist())) for row in y2])
-    # P(y₁ ≻ y₂) = σ(s (r₁ − r₂))
-    first_wins = torch.rand(len(prompts), generator=generator, device=generator.device).cpu() < torch.sigmoid(
-        bt_scale * (r1 - r2))
+    first_wins = bradley_terry_choice(r1, r2, bt_scale, generator)  # P(y₁ ≻ y₂) = σ(s (r₁ − r₂))
+    return pairs_from_choice(reference, prompts, y1, y2, first_wins, r1, r2, batch_size)
+
+
+def pairs_from_choice(reference, prompts: torch.Tensor, y1: torch.Tensor, y2: torch.Tensor,
+                      first_wins: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor,
+                      batch_size: int = 256) -> PreferencePairs:
+    """`PreferencePairs` from two completions per prompt and a label (`first_wins`), with the reference's
+    log-probs of each (what DPO and its relatives need); r₁, r₂ are the true rewards."""
     pick = first_wins[:, None].to(y1.device)
     chosen, rejected = torch.where(pick, y1, y2), torch.where(pick, y2, y1)
-    ref_c = torch.cat([completion_logps(reference, prompts[lo:lo + batch_size], chosen[lo:lo + batch_size])
-                       for lo in range(0, len(prompts), batch_size)])
-    ref_r = torch.cat([completion_logps(reference, prompts[lo:lo + batch_size], rejected[lo:lo + batch_size])
-                       for lo in range(0, len(prompts), batch_size)])
+    ref_c = sequence_logps(reference, prompts, chosen, batch_size)
+    ref_r = sequence_logps(reference, prompts, rejected, batch_size)
     return PreferencePairs(prompts.cpu(), chosen.cpu(), rejected.cpu(), ref_c.cpu(), ref_r.cpu(),
                            torch.where(first_wins, r1, r2), torch.where(first_wins, r2, r1))

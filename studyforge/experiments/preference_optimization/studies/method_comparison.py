@@ -25,16 +25,16 @@ from pydantic import Field
 
 from studyforge.experiments.config import ExperimentConfig
 from studyforge.experiments.language_modeling.data import load_data
-from studyforge.experiments.language_modeling.trainer import TrainConfig
+from studyforge.experiments.language_modeling.harness import reference_model
 from studyforge.experiments.preference_optimization import losses, plots
 from studyforge.experiments.preference_optimization.pairs import (
     PreferencePairs,
     completion_logps,
     make_pairs,
+    sample_prompts,
     vowel_share,
 )
 from studyforge.experiments.registry import register
-from studyforge.experiments.transformer.config import TransformerConfig
 
 METHODS = ("dpo", "ipo", "simpo", "kto")
 
@@ -164,49 +164,6 @@ def sample_quality(policy, reference, prompts: torch.Tensor, completion_len: int
     return out, rewards
 
 
-def _reference(ctx, cfg: MethodComparisonConfig, data, bar):
-    """(model, tokenizer): loaded from `cfg.reference`, or trained here by week 8's trainer."""
-    if cfg.reference:
-        from studyforge.experiments.language_modeling.checkpoint import load_model
-
-        model, tokenizer, _ = load_model(cfg.reference, ctx.torch_device)
-        if model.config.max_len < cfg.prompt_len + cfg.completion_len:
-            raise ValueError(f"reference context {model.config.max_len} < prompt_len + completion_len "
-                             f"({cfg.prompt_len + cfg.completion_len}): lower them with --set")
-        return model, tokenizer
-    from studyforge.experiments.language_modeling.harness import train_logged
-
-    mcfg = TransformerConfig.preset("llama", vocab_size=data.vocab_size, max_len=cfg.prompt_len + cfg.completion_len,
-                                    d_model=cfg.d_model, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
-                                    ffn_multiple_of=32)
-    tcfg = TrainConfig(steps=cfg.pretrain_steps, batch_size=16, lr=1e-3, warmup=min(100, cfg.pretrain_steps // 10),
-                       eval_every=0, eval_windows=50, seed=ctx.seed)
-    result = train_logged(ctx, data, mcfg, tcfg, "reference", bar)
-    ctx.summary(reference={"val_loss": result.final["val_loss"], "params": result.trainer.model.num_params()})
-    return result.trainer.model, data.tokenizer
-
-
-def _prompts(data, tokenizer, split: str, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
-    """n random windows of the split as prompts, encoded with the reference's tokenizer (windows it cannot
-    encode are skipped)."""
-    text = data.tokenizer.decode(data.split(split).tolist())
-    out = []
-    for _ in range(100 * n):
-        if len(out) == n:
-            break
-        start = int(torch.randint(0, max(1, len(text) - 4 * length), (1,), generator=generator))
-        try:
-            ids = tokenizer.encode(text[start:start + 4 * length])[:length]
-        except ValueError:
-            continue
-        if len(ids) == length:
-            out.append(ids)
-    if len(out) < n:
-        raise ValueError(f"only {len(out)} of {n} {split} prompts of {length} tokens could be encoded with the "
-                         "reference's tokenizer: use a corpus_path in the reference model's alphabet")
-    return torch.tensor(out)
-
-
 @register("preference_optimization.method_comparison", week=4, config=MethodComparisonConfig,
           headline="best_win_rate")
 def method_comparison(ctx, cfg: MethodComparisonConfig) -> None:
@@ -227,14 +184,16 @@ def method_comparison(ctx, cfg: MethodComparisonConfig) -> None:
     data = load_data(cfg.corpus_path, max_chars=cfg.max_chars)
     total = (0 if cfg.reference else cfg.pretrain_steps) + cfg.steps * len(cfg.methods)
     with ctx.progress(total=total, description="reference + methods") as bar:
-        reference, tokenizer = _reference(ctx, cfg, data, bar)
+        reference, tokenizer = reference_model(ctx, data, cfg.reference, max_len=cfg.prompt_len + cfg.completion_len,
+                                               d_model=cfg.d_model, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
+                                               steps=cfg.pretrain_steps, bar=bar)
         reference.eval().requires_grad_(False)
         g = torch.Generator().manual_seed(ctx.seed)
         sample_gen = torch.Generator(device=device).manual_seed(ctx.seed)
         decode = tokenizer.decode
-        train = make_pairs(reference, decode, _prompts(data, tokenizer, "train", cfg.train_pairs, cfg.prompt_len,
+        train = make_pairs(reference, decode, sample_prompts(data, tokenizer, "train", cfg.train_pairs, cfg.prompt_len,
                                                        g).to(device), cfg.completion_len, cfg.bt_scale, sample_gen)
-        heldout = make_pairs(reference, decode, _prompts(data, tokenizer, "val", cfg.heldout_pairs, cfg.prompt_len,
+        heldout = make_pairs(reference, decode, sample_prompts(data, tokenizer, "val", cfg.heldout_pairs, cfg.prompt_len,
                                                          g).to(device), cfg.completion_len, cfg.bt_scale, sample_gen)
         sample_x = heldout.prompts[:cfg.sample_prompts].to(device)
         ref_quality, ref_rewards = sample_quality(reference, reference, sample_x, cfg.completion_len, decode,
