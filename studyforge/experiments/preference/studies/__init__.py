@@ -1,0 +1,1 @@
+"""Week 9's registered studies, one module each."""
