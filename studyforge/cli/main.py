@@ -21,6 +21,7 @@ from studyforge.cli import (
     log_cmd,
     notes_cmd,
     plan_cmd,
+    prefs_cmd,
     publish_cmd,
     review_cmd,
     run_cmd,
@@ -133,9 +134,10 @@ def main(
 
 
 for module in (run_cmd, runs_cmd, plan_cmd, status_cmd, notes_cmd, draft_cmd, review_cmd, publish_cmd, init_cmd, log_cmd,
-               sample_cmd):
+               sample_cmd, prefs_cmd):
     module.register(app)
-for command in app.registered_commands:
+group_commands = [c for g in app.registered_groups for c in g.typer_instance.registered_commands]  # `forge prefs inspect`
+for command in [*app.registered_commands, *group_commands]:
     if command.cls in (None, TyperCommand):
         command.cls = ForgeCommand
 
