@@ -4,3 +4,87 @@ matplotlib is imported inside each function (the CLI must start fast); the runne
 """
 
 from __future__ import annotations
+
+# -- preference.preference_learning_algorithms ----------------------------------------------------------------
+
+
+def listwise_vs_pairwise(network_rows, tabular_rows):
+    """Two panels: held-out gold accuracy of the reward models per design (bars: mean over seeds, dots: each
+    seed); and the tabular fits' held-out accuracy against the annotation budget (mean ± standard error)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    designs = list(dict.fromkeys(r["design"] for r in network_rows))
+    for i, d in enumerate(designs):
+        accs = [r["gold_accuracy"] for r in network_rows if r["design"] == d]
+        ax.bar(i, sum(accs) / len(accs), color=f"C{i}", alpha=0.7)
+        ax.plot([i] * len(accs), accs, "o", mfc="none", mec="black", ms=6)
+    ax.set_xticks(range(len(designs)), [d.replace("_", " ") for d in designs])
+    low = min(r["gold_accuracy"] for r in network_rows)
+    ax.set_ylim(max(0.0, min(0.5, low) - 0.05), 1.0)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_ylabel("held-out gold accuracy")
+    ax.set_title("reward models from the same K-way annotations")
+    for i, d in enumerate(dict.fromkeys(r["design"] for r in tabular_rows)):
+        rows = sorted((r for r in tabular_rows if r["design"] == d), key=lambda r: r["budget"])
+        x = [r["budget"] for r in rows]
+        y = [r["heldout_accuracy"] for r in rows]
+        se = [r["heldout_accuracy_se"] for r in rows]
+        bx.errorbar(x, y, yerr=se, marker="o", ms=4, capsize=3, color=f"C{i}", label=d.replace("_", " "))
+    bx.set_xscale("log")
+    bx.set_xlabel("annotation queries")
+    bx.set_ylabel("held-out pair accuracy")
+    bx.set_title("tabular: planted item strengths")
+    bx.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def arena_ratings(rows, judge: str):
+    """Ratings against each model's mean gold reward: BT-MLE with its bootstrap interval, Elo in battle order,
+    and Elo's range over shuffled battle orders (models named next to their BT point)."""
+    import matplotlib.pyplot as plt
+
+    from studyforge.experiments.plotting import label_points
+
+    fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+    x = [r[f"gold_{judge}"] for r in rows]
+    bt = [r["bt"] for r in rows]
+    if rows[0]["bt_low"] is not None:
+        err = [[b - r["bt_low"] for b, r in zip(bt, rows, strict=True)],
+               [r["bt_high"] - b for b, r in zip(bt, rows, strict=True)]]
+    else:
+        err = None
+    ax.errorbar(x, bt, yerr=err, fmt="o", color="C0", capsize=4, label="Bradley–Terry MLE (95% bootstrap)")
+    ax.vlines(x, [r["elo_order_min"] for r in rows], [r["elo_order_max"] for r in rows], color="C1", lw=6,
+              alpha=0.3, label="Elo over shuffled orders (min–max)")
+    ax.plot(x, [r["elo"] for r in rows], "s", color="C1", ms=5, label="Elo in battle order")
+    ax.set_xlabel(f"mean gold {judge} of the model's completions")
+    ax.set_ylabel("rating")
+    ax.set_title("arena ratings against the gold reward")
+    ax.margins(x=0.15, y=0.12)
+    ax.legend(fontsize=8, loc="upper left")
+    label_points(ax, list(zip(x, bt, strict=True)), [r["model"] for r in rows],
+                 prefer=("below right", "right", "below", "below left", "above right", "left"))
+    return fig
+
+
+def objective_matrix(matrix):
+    """Heatmap: rows the weighting a reward model's annotator used, columns the gold objective it is scored
+    against, cells the held-out gold accuracy."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = list(matrix)
+    cols = list(next(iter(matrix.values())))
+    values = np.array([[matrix[r][c] for c in cols] for r in rows], dtype=float)
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    image = ax.imshow(values, cmap="viridis", vmin=min(0.4, np.nanmin(values)), vmax=1.0)
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=10,
+                    color="white" if values[i, j] < 0.75 else "black")
+    ax.set_xticks(range(len(cols)), [f"gold: {c.replace('_', ' ')}" for c in cols])
+    ax.set_yticks(range(len(rows)), [f"trained: {r.replace('_', ' ')}" for r in rows])
+    ax.set_title("held-out gold accuracy")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
