@@ -88,3 +88,48 @@ def objective_matrix(matrix):
     ax.set_title("held-out gold accuracy")
     fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
+
+
+# -- preference.constitutional_preferences --------------------------------------------------------------------
+
+
+def constitutional_preferences(per_principle, bias, rlaif, rounds, judge_kind):
+    """Three panels: AI-label agreement with gold per checkable principle (with the flip rate under swapping in
+    the title); held-out gold accuracy of reward models trained on AI, gold and noisy human-like labels; and the
+    self-rewarding rounds' gold rewards (left axis) and KL from the initial model (right axis)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx, cx) = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
+    checked = {pid: r for pid, r in per_principle.items() if r.get("agreement") is not None}
+    ax.bar(range(len(checked)), [r["agreement"] for r in checked.values()], color="C0", alpha=0.8)
+    ax.set_xticks(range(len(checked)), list(checked))
+    ax.set_ylim(0, 1.05)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("principle (with a gold reward)")
+    ax.set_ylabel("AI label agrees with gold")
+    flip = bias.get("flip_rate")
+    ax.set_title(f"{judge_kind} judge · flip rate {flip:.2f}" if flip is not None else f"{judge_kind} judge")
+    names = [n for n in ("ai", "gold", "human") if n in rlaif]
+    bx.bar(range(len(names)), [rlaif[n]["heldout_gold_accuracy"] for n in names],
+           color=[f"C{i + 1}" for i in range(len(names))], alpha=0.8)
+    bx.set_xticks(range(len(names)), [{"ai": "AI labels", "gold": "gold labels", "human": "noisy human"}[n]
+                                      for n in names])
+    bx.set_ylim(0, 1.05)
+    bx.axhline(0.5, color="grey", lw=0.8, ls=":")
+    bx.set_ylabel("held-out gold accuracy")
+    bx.set_title(f"RLAIF: reward models on {rlaif.get('pairs', 0)} pairs")
+    ts = [r["round"] for r in rounds]
+    for i, key in enumerate(k for k in rounds[0] if k.startswith("gold_")):
+        cx.plot(ts, [r[key] for r in rounds], marker="os"[i % 2], color=f"C{i}", label=key.removeprefix("gold_"))
+    cx.set_xticks(ts)
+    cx.set_xlabel("self-rewarding round")
+    cx.set_ylabel("gold reward of samples")
+    cx.set_title("self-rewarding rounds")
+    kx = cx.twinx()
+    kx.plot(ts, [r["kl_to_initial"] if r["kl_to_initial"] is not None else float("nan") for r in rounds], "--",
+            color="grey", label="KL to initial")
+    kx.set_ylabel("KL to initial (nats)")
+    lines = cx.get_legend_handles_labels()
+    more = kx.get_legend_handles_labels()
+    cx.legend(lines[0] + more[0], lines[1] + more[1], loc="best", fontsize=8)
+    return fig

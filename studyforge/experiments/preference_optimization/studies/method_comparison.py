@@ -34,6 +34,7 @@ from studyforge.experiments.preference_optimization.pairs import (
     sample_prompts,
     vowel_share,
 )
+from studyforge.experiments.preference_optimization.training import train_policy
 from studyforge.experiments.registry import register
 
 METHODS = ("dpo", "ipo", "simpo", "kto")
@@ -202,20 +203,12 @@ def method_comparison(ctx, cfg: MethodComparisonConfig) -> None:
         curves: dict[str, list[dict]] = {}
         for m_i, method in enumerate(cfg.methods):
             policy = copy.deepcopy(reference).requires_grad_(True)
-            opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 10))
             order = torch.Generator().manual_seed(ctx.seed + 7)  # the same batches for every method
             curves[method] = [{"step": 0, **heldout_metrics(method, policy, heldout, device)}]
-            for step in range(1, cfg.steps + 1):
-                policy.train()
-                idx = torch.randint(0, len(train), (cfg.batch_size,), generator=order)
-                out = method_loss(method, cfg, policy, reference, train.batch(idx), device)
-                opt.zero_grad(set_to_none=True)
-                out.loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-                opt.step()
-                sched.step()
-                row = {f"{method}/loss": float(out.loss.detach()), f"{method}/grad_norm": float(grad_norm),
+
+            def log_step(step: int, out: losses.PreferenceLoss, grad_norm: float, method: str = method,
+                         policy=policy) -> None:
+                row = {f"{method}/loss": float(out.loss.detach()), f"{method}/grad_norm": grad_norm,
                        f"{method}/chosen_reward": float(out.chosen_reward.mean()),
                        f"{method}/rejected_reward": float(out.rejected_reward.mean())}
                 if method != "kto":
@@ -227,6 +220,10 @@ def method_comparison(ctx, cfg: MethodComparisonConfig) -> None:
                     row.update({f"{method}/{k}": v for k, v in ev.items()})
                 ctx.log(row, step=step)
                 bar.advance(1, **{"method": method})
+
+            train_policy(policy, train, lambda b, method=method, policy=policy: method_loss(
+                method, cfg, policy, reference, b, device), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                order=order, on_step=log_step)
             quality, _ = sample_quality(policy, reference, sample_x, cfg.completion_len, decode,
                                         torch.Generator(device=device).manual_seed(ctx.seed + 100 + m_i), ref_rewards)
             results[method] = {**curves[method][-1], **quality}
