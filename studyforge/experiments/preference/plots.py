@@ -133,3 +133,100 @@ def constitutional_preferences(per_principle, bias, rlaif, rounds, judge_kind):
     more = kx.get_legend_handles_labels()
     cx.legend(lines[0] + more[0], lines[1] + more[1], loc="best", fontsize=8)
     return fig
+
+
+# -- preference.reward_model_ensembles ------------------------------------------------------------------------
+
+
+def reward_model_ensembles(architectures, ensembles):
+    """Two panels: held-out gold accuracy of the shared and separate towers, of every ensemble member (dots)
+    and of the seed and bootstrap ensembles (bars); and each ensemble's gold accuracy by disagreement quintile
+    (lowest disagreement first)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    names = ["shared", "separate", *ensembles]
+    heights = [architectures["shared"]["gold_accuracy"], architectures["separate"]["gold_accuracy"]]
+    heights += [r["ensemble_gold_accuracy"] for r in ensembles.values()]
+    colours = ["C0", "C1"] + [f"C{i + 2}" for i in range(len(ensembles))]
+    ax.bar(range(len(names)), heights, color=colours, alpha=0.75)
+    for i, r in enumerate(ensembles.values(), start=2):
+        members = r["member_gold_accuracy"]
+        ax.plot([i] * len(members), members, "o", mfc="none", mec="black", ms=6,
+                label="ensemble members" if i == 2 else None)
+    ax.set_xticks(range(len(names)), ["shared\ntower", "separate\ntowers"] + [f"{k}\nensemble" for k in ensembles])
+    low = min(heights + [m for r in ensembles.values() for m in r["member_gold_accuracy"]])
+    ax.set_ylim(max(0.0, low - 0.1), 1.0)
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    ax.set_ylabel("held-out gold accuracy")
+    ax.set_title("architectures and ensembles")
+    ax.legend(loc="upper right", fontsize=8)
+    for i, (kind, r) in enumerate(ensembles.items()):
+        q = r["by_disagreement_quintile"]
+        bx.plot([row["quantile"] for row in q], [row["gold_accuracy"] for row in q], marker="os"[i % 2],
+                color=f"C{i + 2}", label=f"{kind} (AUROC {r['disagreement_auroc']:.2f})")
+    bx.set_xticks(range(1, 6))
+    bx.set_xlabel("disagreement quintile (1 = members agree most)")
+    bx.set_ylabel("ensemble gold accuracy")
+    bx.set_title("does disagreement flag the errors?")
+    bx.legend(loc="lower left", fontsize=8, title="disagreement as error detector", title_fontsize=8)
+    return fig
+
+
+def reward_model_reliability(predictors):
+    """A reliability diagram: for each predictor (name -> {"bins": reliability_bins rows, "ece": ...}) the mean
+    gold outcome against the mean predicted P(chosen ≻ rejected) per non-empty bin, with the diagonal; the
+    legend carries each predictor's ECE."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.4, 5), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    for i, (name, row) in enumerate(predictors.items()):
+        full = [b for b in row["bins"] if b["count"]]
+        ax.plot([b["mean_prob"] for b in full], [b["frequency"] for b in full], marker="os^"[i % 3],
+                color=f"C{i}", label=f"{name} (ECE {row['ece']:.3f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("predicted P(chosen ≻ rejected)")
+    ax.set_ylabel("share where the chosen is gold-better")
+    ax.set_title("reward-model calibration against gold")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def reward_model_scaling(backbone_points, data_points, pretrained):
+    """Two panels: held-out gold accuracy against backbone parameters (fresh backbones, labelled d×layers; a
+    star for the pretrained reference as backbone) and against the number of training pairs."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
+
+    from studyforge.experiments.plotting import label_points
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    xs = [p["params"] for p in backbone_points]
+    ys = [p["gold_accuracy"] for p in backbone_points]
+    ax.plot(xs, ys, "o-", color="C0", label="fresh backbone")
+    ax.plot([pretrained["params"]], [pretrained["gold_accuracy"]], "*", ms=14, color="C3",
+            label="pretrained reference")
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # 2×10³ 3×10³ … would run into each other
+    everything = ys + [pretrained["gold_accuracy"]]
+    ax.set_ylim(max(0.0, min(everything) - 0.1), min(1.0, max(everything) + 0.1))
+    ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+    label_points(ax, zip(xs, ys, strict=True), [f"d{p['d_model']}×{p['n_layers']}" for p in backbone_points])
+    ax.set_xlabel("reward-model parameters")
+    ax.set_ylabel("held-out gold accuracy")
+    ax.set_title("backbone size")
+    ax.legend(loc="lower right", fontsize=8)
+    pairs = [p["pairs"] for p in data_points]
+    bx.plot(pairs, [p["gold_accuracy"] for p in data_points], "s-", color="C2")
+    bx.set_xscale("log")
+    bx.set_xticks(pairs, [str(n) for n in pairs])
+    bx.xaxis.set_minor_formatter(NullFormatter())
+    ys = [p["gold_accuracy"] for p in data_points]
+    bx.set_ylim(max(0.0, min(ys) - 0.1), min(1.0, max(ys) + 0.1))
+    bx.axhline(0.5, color="grey", lw=0.8, ls=":")
+    bx.set_xlabel("training pairs")
+    bx.set_ylabel("held-out gold accuracy")
+    bx.set_title("data size (pretrained backbone)")
+    return fig
