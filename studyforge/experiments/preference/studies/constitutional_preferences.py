@@ -108,8 +108,8 @@ class ConstitutionalConfig(PreferenceStudyConfig):
     presets: ClassVar = {
         "quick": {"max_chars": 40_000, "d_model": 32, "n_layers": 1, "n_heads": 2, "pretrain_steps": 40,
                   "prompt_len": 8, "completion_len": 12, "train_pairs": 48, "heldout_pairs": 32, "judge_pairs": 4,
-                  "rm_steps": 20, "rm_batch_size": 16, "rounds": 3, "round_prompts": 24, "seed_pairs": 16,
-                  "head_steps": 20, "dpo_steps": 6, "dpo_batch_size": 8, "eval_prompts": 12},
+                  "rm_steps": 12, "rm_batch_size": 16, "rounds": 3, "round_prompts": 24, "seed_pairs": 16,
+                  "head_steps": 10, "dpo_steps": 6, "dpo_batch_size": 8, "eval_prompts": 12},
         "full": {"d_model": 128, "n_layers": 4, "pretrain_steps": 3000, "train_pairs": 2048, "heldout_pairs": 512,
                  "judge_pairs": 200, "rm_steps": 600, "rounds": 5, "round_prompts": 512, "seed_pairs": 256,
                  "head_steps": 300, "dpo_steps": 150, "eval_prompts": 256},
