@@ -83,8 +83,10 @@ def objective_matrix(matrix):
         for j in range(len(cols)):
             ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=10,
                     color="white" if values[i, j] < 0.75 else "black")
-    ax.set_xticks(range(len(cols)), [f"gold: {c.replace('_', ' ')}" for c in cols])
-    ax.set_yticks(range(len(rows)), [f"trained: {r.replace('_', ' ')}" for r in rows])
+    ax.set_xticks(range(len(cols)), [c.replace("_", "\n") for c in cols])
+    ax.set_yticks(range(len(rows)), [r.replace("_", " ") for r in rows])
+    ax.set_xlabel("scored against gold")
+    ax.set_ylabel("annotator weighting trained on")
     ax.set_title("held-out gold accuracy")
     fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
