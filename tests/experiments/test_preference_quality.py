@@ -14,11 +14,13 @@ from studyforge.experiments.preference.formats import PreferencePair, UnpairedEx
 from studyforge.experiments.preference.quality import (
     BYTES_PER_RECORD,
     byte_grams,
+    gram_slot,
     inspect_preferences,
     jaccard_estimate,
     length_bias,
     minhash_signatures,
     normalise,
+    pair_directions,
 )
 from studyforge.experiments.preference_optimization.pairs import vowel_share
 
@@ -64,6 +66,37 @@ def test_helpers_match_their_worked_examples():
     shorter = length_bias(1, 2, 10)  # a = 0.1 + 0.2/2 = 0.2 -> "shorter is chosen" is right 80% of the time
     assert (shorter.classifier_accuracy, shorter.rule) == (pytest.approx(0.8), "shorter is chosen")
     assert BYTES_PER_RECORD == 151
+
+
+def test_pair_directions_match_their_worked_example_and_a_plain_counter():
+    """The one-sort construction of x = (φ(c) − φ(r)) / ‖·‖ against the same features counted gram by gram."""
+    x = pair_directions([b"ab"], [b"ba"])
+    ab, ba = (int(gram_slot(np.array([g], np.uint64), 2)[0]) for g in (0x6162, 0x6261))
+    assert dict(zip(x.indices.tolist(), x.data.tolist(), strict=True)) == {ab: pytest.approx(2 ** -0.5),
+                                                                         ba: pytest.approx(-(2 ** -0.5))}
+
+    def phi(text: bytes) -> dict[int, float]:
+        out: dict[int, float] = {}
+        for n in (1, 2, 3):
+            grams = [int.from_bytes(text[i:i + n], "big") for i in range(len(text) - n + 1)]
+            for g in grams:
+                slot = int(gram_slot(np.array([g], np.uint64), n, bits=12)[0])
+                out[slot] = out.get(slot, 0.0) + 1 / len(grams)
+        return out
+
+    w = Words(9)
+    chosen, rejected = [w.text(1, 12).encode() for _ in range(30)], [w.text(1, 12).encode() for _ in range(30)]
+    chosen[3] = rejected[3]  # equal texts: a row of zeros
+    x = pair_directions(chosen, rejected, bits=12).toarray()
+    for i, (c, r) in enumerate(zip(chosen, rejected, strict=True)):
+        expected = np.zeros(x.shape[1])
+        for slot, v in phi(c).items():
+            expected[slot] += v
+        for slot, v in phi(r).items():
+            expected[slot] -= v
+        norm = np.linalg.norm(expected)
+        np.testing.assert_allclose(x[i], expected / norm if norm else expected, atol=1e-12)
+    assert not x[3].any()
 
 
 def test_minhash_estimates_the_exact_jaccard_of_5_shingles():

@@ -2,9 +2,10 @@
 
 `inspect_preferences(records) -> QualityReport` reads the records once (a generator is fine) and keeps
 **151 bytes a record** — two 8-byte text keys, a 128-byte MinHash signature, a 4-byte ensemble margin, a
-1-byte unanimity flag and a 2-byte source id — plus a fixed ~11 MB (the ensemble's weights, the batch being
-processed). A 1 GB HH-RLHF file (~600k pairs at ~1.6 KB a row) needs ~90 MB for its records. What each
-statistic means, and where it misleads:
+1-byte unanimity flag and a 2-byte source id — plus a fixed ~30 MB (the ensemble's weights and one
+gradient, the batch in hand). A 1 GB HH-RLHF file (~600k pairs at ~1.6 KB a row) needs ~90 MB for its
+records; `benchmarks/bench_preference_data.py` measures the whole process. What each statistic means, and
+where it misleads:
 
 **Size.** Records, UTF-8 bytes of their text, mean characters of the prompt and of each response.
 
@@ -91,6 +92,7 @@ BANDS, ROWS = 16, 8  # BANDS · ROWS = BINS
 NEAR_THRESHOLD = 0.8
 MEMBERS = 5
 FEATURE_BITS = 18  # hashed n-gram features: 2^18 weights per member
+ORDERS = (1, 2, 3)  # byte n-gram orders of the features
 LEARNING_RATE = 0.3
 CONFIDENT_SHARE = 0.3
 BURN_IN = 0.1
@@ -199,16 +201,23 @@ def byte_grams(texts: list[bytes], n: int) -> tuple[np.ndarray, np.ndarray]:
 
     `byte_grams([b"abc", b"de"], 2)` -> `([0x6162, 0x6263, 0x6465], [0, 0, 1])` (no gram spans two texts).
     """
-    if not texts:
-        return np.zeros(0, _U64), np.zeros(0, np.int64)
+    return _grams(*_concatenated(texts), n)
+
+
+def _concatenated(texts: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """All bytes of `texts` end to end as uint64 codes, and the index of the text each byte belongs to."""
     codes = np.frombuffer(b"".join(texts), np.uint8).astype(_U64)
-    rows = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+    return codes, np.repeat(np.arange(len(texts)), [len(t) for t in texts])
+
+
+def _grams(codes: np.ndarray, rows: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     count = len(codes) - n + 1
     if count <= 0:
         return np.zeros(0, _U64), np.zeros(0, np.int64)
     grams = codes[:count].copy()
     for j in range(1, n):
-        grams = (grams << _U64(8)) | codes[j:j + count]
+        grams <<= _U64(8)
+        grams |= codes[j:j + count]
     inside = rows[:count] == rows[n - 1:]  # the gram's first and last byte belong to the same text
     return grams[inside], rows[:count][inside]
 
@@ -285,50 +294,77 @@ def near_duplicate_clusters(signatures: _Chunked | np.ndarray, threshold: float 
 # The Bradley–Terry ensemble that estimates label noise.
 
 
-def ngram_features(texts: list[bytes], bits: int = FEATURE_BITS):
-    """(B, 2^bits) sparse rows: hashed byte 1-, 2- and 3-gram frequencies, each order summing to 1.
+def gram_slot(grams: np.ndarray, n: int, bits: int = FEATURE_BITS) -> np.ndarray:
+    """The hashed feature slot (0 … 2^bits − 1) of byte n-grams packed as by `byte_grams`."""
+    return splitmix64(grams + _U64(n << 40)) >> _U64(64 - bits)
 
-    `ngram_features([b"ab"])` has 1/2 at the slots of "a" and "b" and 1 at the slot of "ab".
+
+def pair_directions(chosen: list[bytes], rejected: list[bytes], bits: int = FEATURE_BITS):
+    """(B, 2^bits) sparse rows x = (φ(c) − φ(r)) / ‖φ(c) − φ(r)‖, one a pair; a row of zeros where φ(c) = φ(r).
+
+    φ(t) holds t's byte 1-, 2- and 3-gram frequencies, each order summing to 1, at hashed slots (`gram_slot`).
+    `pair_directions([b"ab"], [b"ba"])`: the unigrams cancel (½ a, ½ b on both sides), leaving "ab" − "ba",
+    so x is +1/√2 at the slot of "ab" and −1/√2 at the slot of "ba".
+
+    One sort does the sparse bookkeeping: each gram occurrence becomes a key (pair, slot, order, side);
+    a run of equal keys is one gram seen m times, worth ±m / (grams of that order in that text), and the
+    runs of one (pair, slot) add up to the slot's value of φ(c) − φ(r).
     """
     from scipy.sparse import csr_matrix
 
-    cols, rows, vals = [], [], []
-    for n in (1, 2, 3):
-        grams, row = byte_grams(texts, n)
-        count = np.bincount(row, minlength=len(texts))
-        cols.append((splitmix64(grams + _U64(n << 40)) >> _U64(64 - bits)).astype(np.int64))
-        rows.append(row)
-        vals.append(1.0 / count[row])
-    return csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                      shape=(len(texts), 1 << bits))
+    b, shift = len(chosen), _U64(bits + 3)
+    keys, counts = [], np.zeros((2, len(ORDERS), b))
+    for side, texts in enumerate((chosen, rejected)):
+        codes, rows = _concatenated(texts)
+        for o, n in enumerate(ORDERS):
+            grams, row = _grams(codes, rows, n)
+            counts[side, o] = np.bincount(row, minlength=b)
+            keys.append((row.astype(_U64) << shift) | (gram_slot(grams, n, bits) << _U64(3)) | _U64(o << 1 | side))
+    key = np.sort(np.concatenate(keys))
+    if not len(key):
+        return csr_matrix((b, 1 << bits))
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    seen = np.diff(np.r_[first, len(key)])  # m: how often each (pair, slot, order, side) occurs
+    key = key[first]
+    row = (key >> shift).astype(np.int64)
+    order, side = ((key >> _U64(1)) & _U64(3)).astype(np.int64), (key & _U64(1)).astype(np.int64)
+    value = np.where(side == 0, 1.0, -1.0) * seen / counts[side, order, row]
+    cell = key >> _U64(3)  # (pair, slot)
+    first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    value = np.add.reduceat(value, first)  # φ(c) − φ(r) at each slot
+    kept = first[value != 0]  # slots where chosen and rejected agree (often the unigrams) drop out
+    value = value[value != 0]
+    row, slot = row[kept], (cell[kept] & _U64((1 << bits) - 1)).astype(np.int64)
+    norm = np.sqrt(np.bincount(row, weights=value ** 2, minlength=b))
+    value /= np.where(norm > 0, norm, 1.0)[row]
+    indptr = np.r_[0, np.cumsum(np.bincount(row, minlength=b))]
+    x = csr_matrix((value, slot, indptr), shape=(b, 1 << bits))
+    x.has_canonical_format = True  # sorted slots, one entry each
+    return x
 
 
 class BradleyTerryEnsemble:
-    """K linear Bradley–Terry models on `ngram_features`, trained online with Poisson(1) bootstrap weights.
+    """K linear Bradley–Terry models on `pair_directions`, trained online with Poisson(1) bootstrap weights.
 
     `score_then_learn(chosen, rejected)` returns each member's score s = w · x of every pair (B, K) *before*
     learning from the batch, then takes one SGD step per member on Σ_i ω_ik · −log σ(s_ik), ω ~ Poisson(1).
     """
 
     def __init__(self, members: int = MEMBERS, bits: int = FEATURE_BITS, lr: float = LEARNING_RATE, seed: int = 0):
-        self.weights = np.zeros((members, 1 << bits))  # (K, D)
+        self.weights = np.zeros((1 << bits, members))  # (D, K): member k's weights are column k
         self.bits, self.lr = bits, lr
         self.rng = np.random.default_rng(seed)
 
-    def features(self, chosen: list[bytes], rejected: list[bytes]):
-        # x = (φ(c) − φ(r)) / ‖φ(c) − φ(r)‖: a pair's direction; identical texts give x = 0
-        from scipy.sparse import diags
-
-        x = ngram_features(chosen, self.bits) - ngram_features(rejected, self.bits)
-        norm = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-        return diags(1.0 / np.where(norm > 0, norm, 1.0)) @ x
+    @property
+    def members(self) -> int:
+        return self.weights.shape[1]
 
     def score_then_learn(self, chosen: list[bytes], rejected: list[bytes]) -> np.ndarray:
-        x = self.features(chosen, rejected)  # (B, D) sparse
-        scores = np.asarray(x @ self.weights.T)  # (B, K)
+        x = pair_directions(chosen, rejected, self.bits)  # (B, D) sparse
+        scores = np.asarray(x @ self.weights)  # (B, K)
         omega = self.rng.poisson(1.0, scores.shape)
         # −∂/∂w_k Σ_i ω_ik log σ(s_ik) = Σ_i ω_ik σ(−s_ik) x_i
-        self.weights += self.lr * np.asarray(x.T @ (omega / (1.0 + np.exp(scores)))).T
+        self.weights += x.T @ (self.lr * omega / (1.0 + np.exp(scores)))  # (D, K)
         return scores
 
 
@@ -549,7 +585,7 @@ class _Pass:
         report.noise = NoiseEstimate(
             estimate=estimate, confident_records=int(confident.sum()),
             progressive_accuracy=float(((after > 0) + 0.5 * (after == 0)).mean()) if len(after) else None,
-            members=self.ensemble.weights.shape[0], confident_share=self.confident_share, burn_in_records=burn_in)
+            members=self.ensemble.members, confident_share=self.confident_share, burn_in_records=burn_in)
         ids = self.source_ids.all()
         for source, i in self.sources.items():
             counts = self.source_counts[i]
