@@ -168,6 +168,9 @@ def preference_learning_algorithms(ctx, cfg: PreferenceLearningAlgorithmsConfig)
         s = setup(ctx, cfg, bar)
         for name in {*cfg.weights, "style", "fluency"}:
             s.gold.index(name)  # an unknown objective fails before anything trains
+        models = ladder(ctx, cfg, s, bar)  # the arena's contestants (loaded checkpoints fail fast here)
+        if len(models) < 2:
+            raise ForgeError("the arena needs at least two models", hint="give two or more checkpoints or snapshots")
         g = torch.Generator().manual_seed(ctx.seed)
         sample_gen = torch.Generator(device=s.device).manual_seed(ctx.seed)
         heldout = s.comparisons("val", cfg.heldout_prompts, cfg.k, cfg, g, sample_gen)
@@ -210,11 +213,7 @@ def preference_learning_algorithms(ctx, cfg: PreferenceLearningAlgorithmsConfig)
                           for gold_name, gold_w in WEIGHTINGS.items()}
             matrix[name] = margin_row
             objective_rows.append({"trained_on": name, **{f"gold_{k}": v for k, v in margin_row.items()}})
-
-        # ---- 2. the arena ---------------------------------------------------------------------------------
-        models = ladder(ctx, cfg, s, bar)
-    if len(models) < 2:
-        raise ForgeError("the arena needs at least two models", hint="give two or more checkpoints or snapshots")
+    # ---- 2. the arena ---------------------------------------------------------------------------------------
     battle_prompts = s.prompts("val", cfg.battle_prompts, cfg.prompt_len, g)
     entries = arena.sample_entries(models, battle_prompts, cfg.completion_len, sample_gen)
     gold_of = {name: s.gold.score(s.tokenizer.decode(y.tolist()) for y in ys) for name, ys in entries.items()}
