@@ -100,6 +100,11 @@ def _counted(records, update, every: int = 1000):
         yield record
 
 
+def _size(n: int) -> str:
+    """`_size(3_200)` -> "3.2 kB", `_size(12_500_000)` -> "12.5 MB"."""
+    return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{n / 1e3:,.1f} kB"
+
+
 def _share(count: int, total: int) -> str:
     return f"{count:,} ({count / total:.1%})" if total else f"{count:,}"
 
@@ -114,12 +119,12 @@ def summary_table(spec: str, report, width: int):
     n, d = report.records, report.duplicates
     lengths = " · ".join(f"{k} {v:,.0f}" for k, v in report.mean_chars.items())
     rows = [("records", f"{n:,} {'pairs' if report.kind == 'pairs' else 'unpaired examples'}", ""),
-            ("text", f"{report.text_bytes / 1e6:,.1f} MB", "UTF-8, text fields only"),
+            ("text", _size(report.text_bytes), "UTF-8, text fields only"),
             ("mean characters", lengths or "—", ""),
             ("exact duplicates", _share(d.exact, n), f"repeats of an earlier record, case and spacing "
                                                      f"ignored ({d.exact_groups:,} texts repeated)"),
             ("near duplicates", _share(d.near, n), f"further records within Jaccard {d.near_threshold:g} of another "
-                                                   f"({d.near_clusters:,} clusters)"),
+                                                   f"(clusters: {d.near_clusters:,})"),
             ("conflicts", f"{d.conflicts:,}", "pairs labelled both ways round" if report.kind == "pairs"
              else "completions labelled both desirable and undesirable")]
     if report.kind == "pairs":
@@ -155,7 +160,7 @@ def summary_table(spec: str, report, width: int):
 
 
 def sources_table(report, width: int):
-    """Per source: records, share chosen longer, length-only accuracy, estimated label noise."""
+    """Per source: records and, for pairs, share chosen longer, length-only accuracy, estimated label noise."""
     from rich import box
     from rich.markup import escape
 
@@ -167,6 +172,8 @@ def sources_table(report, width: int):
     cells = [{"source": escape(s.source) if s.source is not None else "(none)", "records": f"{s.records:,}",
               "chosen longer": f(s.chosen_longer, ".1%"), "length acc.": f(s.length_accuracy),
               "noise": f(s.noise_estimate)} for s in report.sources]
-    cols = [Col("source", whole=True), Col("records", justify="right"), Col("chosen longer", drop=2, justify="right"),
-            Col("length acc.", drop=3, justify="right"), Col("noise", drop=1, justify="right")]
+    cols = [Col("source", whole=True), Col("records", justify="right")]
+    if report.kind == "pairs":  # unpaired data have no length classifier and no noise estimate
+        cols += [Col("chosen longer", drop=2, justify="right"), Col("length acc.", drop=3, justify="right"),
+                 Col("noise", drop=1, justify="right")]
     return fitted_table(cols, cells, width, title="Per source", title_justify="left", box=box.SIMPLE_HEAD)
