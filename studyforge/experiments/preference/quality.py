@@ -263,8 +263,8 @@ def near_duplicate_clusters(signatures: _Chunked | np.ndarray, threshold: float 
 
     Each of the 16 bands (8 signature bytes read as one uint64) is sorted; records sharing a band key form
     a bucket, each member is checked against the bucket's first record, and kept links are joined by
-    connected components. Records with no near duplicate are clusters of one. `subset`: only these rows
-    (labels are then per position in `subset`).
+    connected components. Records with no near duplicate are clusters of one. `subset`: only these rows, in
+    increasing order (labels are then per position in `subset`).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -274,7 +274,7 @@ def near_duplicate_clusters(signatures: _Chunked | np.ndarray, threshold: float 
     n = len(rows)
     heads, members = [], []
     for band in range(BANDS):
-        keys = sigs.band(band)[rows]  # (n,) uint64
+        keys = sigs.band(band, rows)  # (n,) uint64
         order = np.argsort(keys, kind="stable")
         ordered = keys[order]
         starts = np.r_[True, ordered[1:] != ordered[:-1]]
@@ -421,10 +421,12 @@ class _Chunked:
             return np.empty((0, self.width) if self.width else 0, self.dtype)
         return np.concatenate([*self.chunks[:-1], self.chunks[-1][:self.fill]])
 
-    def band(self, band: int) -> np.ndarray:
-        """Column `band` of the rows seen as uint64 words (a signature's band keys): (N,) uint64."""
-        parts = [c.view(_U64)[:, band] for c in self.chunks[:-1]] + [self.chunks[-1][:self.fill].view(_U64)[:, band]]
-        return np.concatenate(parts)
+    def band(self, band: int, rows: np.ndarray) -> np.ndarray:
+        """Word `band` of `rows` (sorted row numbers), the rows read as uint64 words (a signature's band keys)."""
+        chunk = rows // self.CHUNK
+        bounds = np.searchsorted(chunk, np.arange(len(self.chunks) + 1))
+        return np.concatenate([self.chunks[c].view(_U64)[rows[lo:hi] % self.CHUNK, band]
+                               for c, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))])
 
     def take(self, index: np.ndarray) -> np.ndarray:
         out = np.empty((len(index), self.width) if self.width else len(index), self.dtype)
@@ -598,16 +600,18 @@ class _Pass:
         return report
 
     def _duplicates(self) -> Duplicates:
-        keys, swapped = self.keys.all(), self.swapped.all()
+        keys = self.keys.all()
         unique, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        exact, exact_groups = len(keys) - len(unique), int((counts > 1).sum())
+        # a conflict: a record's swapped key is another record's key; each conflicting pair is met twice
+        conflicts = int(np.isin(unique, np.unique(self.swapped.all()), assume_unique=True).sum()) // 2
+        del keys, unique, counts  # the near-duplicate search below needs the room on a large file
         # one representative per exact text; near duplicates are looked for among those
         firsts = np.sort(first)
         clusters = near_duplicate_clusters(self.signatures, self.near_threshold, firsts) \
             if len(firsts) else np.zeros(0, np.int64)
         sizes = np.bincount(clusters) if len(clusters) else np.zeros(0, np.int64)
-        # a conflict: a record's swapped key is another record's key; each conflicting pair is met twice
-        conflicts = int(np.isin(unique, np.unique(swapped), assume_unique=True).sum()) // 2
-        return Duplicates(exact=len(keys) - len(unique), exact_groups=int((counts > 1).sum()),
+        return Duplicates(exact=exact, exact_groups=exact_groups,
                           near=int((sizes - 1)[sizes > 1].sum()), near_clusters=int((sizes > 1).sum()),
                           identical_pairs=self.identical, conflicts=conflicts, near_threshold=self.near_threshold,
                           bands=BANDS, rows=ROWS, shingle_bytes=SHINGLE)
