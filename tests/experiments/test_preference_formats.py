@@ -186,6 +186,7 @@ def test_a_malformed_line_names_file_and_line(tmp_path, line, says):
     ("data.csv", "a,b\n", "not a JSON-lines file"),
     ("odd.jsonl", '{"question": "?", "answer": "!"}\n', "cannot tell the format from the fields question, answer"),
     ("broken.jsonl.gz", "not gzip", "not a readable gzip file"),
+    ("array.json", '[\n  {"prompt": "q", "chosen": "a", "rejected": "b"}\n]\n', "array.json:1: the file is one JSON array"),
 ])
 def test_bad_files_are_forge_errors(tmp_path, name, content, says):
     if content is not None:

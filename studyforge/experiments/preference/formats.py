@@ -297,6 +297,9 @@ def _file_rows(path: Path, progress: Callable[[int], None] | None) -> Iterator[t
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as exc:
+                    if line.lstrip().startswith(b"[") and number == 1:  # a pretty-printed JSON array
+                        raise ForgeError(f"{where}: the file is one JSON array, not JSON lines",
+                                         hint=f"convert it with `jq -c '.[]' {path} > {path.stem}.jsonl`") from None
                     raise ForgeError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})",
                                      hint="each line of a JSON-lines file is one complete JSON object") from None
                 except UnicodeDecodeError as exc:
