@@ -171,7 +171,7 @@ def reward_model_ensembles(architectures, ensembles):
     bx.set_xlabel("disagreement quintile (1 = members agree most)")
     bx.set_ylabel("ensemble gold accuracy")
     bx.set_title("does disagreement flag the errors?")
-    bx.legend(loc="lower left", fontsize=8, title="disagreement as error detector", title_fontsize=8)
+    bx.legend(loc="best", fontsize=8, title="disagreement as error detector", title_fontsize=8)
     return fig
 
 

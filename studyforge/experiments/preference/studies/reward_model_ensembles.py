@@ -69,11 +69,11 @@ class RewardModelEnsemblesConfig(PreferenceStudyConfig):
     train_pairs: int = Field(1024, ge=8, description="labelled pairs to train on (prompts from the train split)")
     calib_pairs: int = Field(256, ge=4, description="labelled pairs held back to fit the temperature (train split)")
     heldout_pairs: int = Field(512, ge=8, description="held-out pairs (prompts from the validation split)")
-    steps: int = Field(300, ge=1, description="optimizer steps per reward model")
+    steps: int = Field(150, ge=1, description="optimizer steps per reward model")
     batch_size: int = Field(32, ge=2, description="pairs per step")
     lr: float = Field(1e-3, gt=0, description="AdamW learning rate (after 10 warm-up steps)")
     ensemble_size: int = Field(5, ge=2, description="members per ensemble (seed and bootstrap)")
-    backbone_sizes: list[tuple[int, int]] = Field([(16, 1), (32, 1), (64, 2), (128, 2)], min_length=3,
+    backbone_sizes: list[tuple[int, int]] = Field([(16, 1), (32, 1), (64, 2)], min_length=3,
                                                   description="(d_model, n_layers) of the fresh backbones scaled")
     data_fractions: list[float] = Field([0.125, 0.25, 0.5, 1.0], min_length=3,
                                         description="shares of the training pairs for the data-scaling curve")
@@ -338,7 +338,7 @@ def reward_model_ensembles(ctx, cfg: RewardModelEnsemblesConfig) -> None:
         ece_gain=calibration["single"]["ece"] - calibration["ensemble_temperature"]["ece"],
         labels_agree_with_gold=label_agreement,
         architectures=architectures,
-        ensembles={k: {kk: vv for kk, vv in r.items()} for k, r in ens_reports.items()},
+        ensembles=ens_reports,
         calibration={k: {kk: vv for kk, vv in r.items() if kk != "bins"} for k, r in calibration.items()},
         scaling={"backbone": backbone_points, "data": data_points, "pretrained_reference": pretrained,
                  "backbones": "fresh (randomly initialised) llama-style backbones"},
