@@ -60,13 +60,13 @@ WEIGHTINGS = {"style_only": {"style": 1.0}, "fluency_only": {"fluency": 1.0},
 class PreferenceLearningAlgorithmsConfig(PreferenceStudyConfig):
     # 1. pairwise vs listwise
     k: int = Field(4, ge=3, description="completions ranked per prompt by the listwise annotator")
-    train_prompts: int = Field(256, ge=2, description="annotated train prompts per seed (the annotation budget)")
-    heldout_prompts: int = Field(96, ge=2, description="validation prompts; all K(K−1)/2 pairs of each are scored")
+    train_prompts: int = Field(128, ge=2, description="annotated train prompts per seed (the annotation budget)")
+    heldout_prompts: int = Field(64, ge=2, description="validation prompts; all K(K−1)/2 pairs of each are scored")
     seeds: int = Field(2, ge=1, description="annotation sets (fresh prompts, samples, labels, reward-model seeds)")
     weights: dict[str, float] = Field({"style": 1.0}, description="the annotators' utility Σ w_m gold_m in part 1")
     annotator_scale: float = Field(20.0, gt=0, description="annotator noise s: P(y₁ ≻ y₂) = σ(s (u₁ − u₂))")
-    rm_steps: int = Field(120, ge=1, description="reward-model optimizer steps (every design and weighting)")
-    rm_batch: int = Field(16, ge=1, description="prompts per step: rankings for PL, their pairs for BT")
+    rm_steps: int = Field(60, ge=1, description="reward-model optimizer steps (every design and weighting)")
+    rm_batch: int = Field(8, ge=1, description="prompts per step: rankings for PL, their pairs for BT")
     rm_lr: float = Field(3e-4, gt=0, description="reward-model AdamW learning rate")
     # 1b. tabular
     tabular_items: int = Field(100, ge=4, description="items with planted strengths u ~ N(0, 1)")
@@ -76,9 +76,9 @@ class PreferenceLearningAlgorithmsConfig(PreferenceStudyConfig):
     # 2. arena
     checkpoints: list[str] | None = Field(None, description="week-8 run folders or .pt files to rate (same "
                                           "tokenizer as the reference); None: snapshots of a run trained here")
-    ladder_steps: int = Field(300, ge=1, description="steps of the week-8 run whose snapshots battle")
-    ladder_snapshots: list[int] = Field([5, 20, 60, 150, 300], description="steps at which the run is copied")
-    battle_prompts: int = Field(48, ge=1, description="validation prompts; every pair of models meets on each")
+    ladder_steps: int = Field(150, ge=1, description="steps of the week-8 run whose snapshots battle")
+    ladder_snapshots: list[int] = Field([5, 15, 40, 80, 150], description="steps at which the run is copied")
+    battle_prompts: int = Field(32, ge=1, description="validation prompts; every pair of models meets on each")
     judge: Literal["style", "fluency"] = Field("fluency", description="the gold reward the battle judge uses")
     judge_scale: float = Field(20.0, gt=0, description="judge noise s: P(a wins) = σ(s (u_a − u_b))")
     elo_k: float = Field(4.0, gt=0, description="Elo's K (Chatbot Arena: 4)")
@@ -91,7 +91,7 @@ class PreferenceLearningAlgorithmsConfig(PreferenceStudyConfig):
                   "tabular_seeds": 1, "ladder_steps": 40, "ladder_snapshots": [2, 10, 40], "battle_prompts": 8,
                   "elo_orders": 10, "bootstrap": 20},
         "full": {"d_model": 96, "n_layers": 3, "pretrain_steps": 1500, "train_prompts": 1024, "heldout_prompts": 256,
-                 "seeds": 3, "rm_steps": 400, "rm_batch": 32, "tabular_budgets": [25, 50, 100, 200, 400, 800, 1600],
+                 "seeds": 3, "rm_steps": 300, "rm_batch": 16, "tabular_budgets": [25, 50, 100, 200, 400, 800, 1600],
                  "tabular_seeds": 10, "ladder_steps": 1500, "ladder_snapshots": [10, 40, 100, 250, 600, 1500],
                  "battle_prompts": 128, "elo_orders": 500, "bootstrap": 1000},
     }
