@@ -212,12 +212,17 @@ def reward_model_ensembles(ctx, cfg: RewardModelEnsemblesConfig) -> None:
         calib = labelled.subset(torch.arange(cfg.train_pairs, len(labelled)))
         heldout = annotator.label_pairs(s.comparisons("val", cfg.heldout_pairs, 2, cfg, g, sample_gen), g)
 
-        def logger(name: str):
+        def logger(name: str, members: bool = False):
+            """An `on_step` logging under `name/…` (with `members`, `name/member<i>/…`: one model per cfg.steps)."""
+            calls = 0
+
             def on_step(step: int, row: dict[str, float]) -> None:
-                nonlocal global_step
+                nonlocal global_step, calls
+                model = f"{name}/member{calls // cfg.steps}" if members else name
+                calls += 1
                 global_step += 1
-                ctx.log({f"{name}/{k}": v for k, v in row.items()}, step=global_step)
-                bar.advance(1, model=name)
+                ctx.log({f"{model}/{k}": v for k, v in row.items()}, step=global_step)
+                bar.advance(1, model=model)
             return on_step
 
         rows: list[dict] = []
@@ -233,12 +238,9 @@ def reward_model_ensembles(ctx, cfg: RewardModelEnsemblesConfig) -> None:
         margins: dict[str, torch.Tensor] = {}
         for kind in ("seed", "bootstrap"):
             kcfg = train_cfg.model_copy(update={"bootstrap": kind == "bootstrap"})
-            members = []
-            for i in range(e):  # train_ensemble's seeds (seed + 1000·i), one logger per member
-                one = train_ensemble(clone_as_reward_model(s.reference, "shared"), train, kcfg, 1,
-                                     ctx.seed + 1000 * i, device, logger(f"{kind}/member{i}"))
-                members.append(one.members[0])
-            ensembles[kind] = RewardEnsemble(members)
+            ensembles[kind] = train_ensemble(clone_as_reward_model(s.reference, "shared"), train, kcfg, e, ctx.seed,
+                                             device, logger(kind, members=True))
+            members = list(ensembles[kind].members)
             margins[kind] = score_pairs(ensembles[kind], heldout, device)  # (E, N)
             for i, m in enumerate(margins[kind]):
                 record(f"{kind}/member{i}", members[i], m, params=members[i].num_params())
