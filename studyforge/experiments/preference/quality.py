@@ -3,8 +3,9 @@
 `inspect_preferences(records) -> QualityReport` reads the records once (a generator is fine) and keeps
 **151 bytes a record** — two 8-byte text keys, a 128-byte MinHash signature, a 4-byte ensemble margin, a
 1-byte unanimity flag and a 2-byte source id — plus a fixed ~30 MB (the ensemble's weights and one
-gradient, the batch in hand). A 1 GB HH-RLHF file (~600k pairs at ~1.6 KB a row) needs ~90 MB for its
-records; `benchmarks/bench_preference_data.py` measures the whole process. What each statistic means, and
+gradient, the batch in hand). Measured on the whole `forge prefs inspect` process (synthetic HH-RLHF rows
+of ~1.3 KB, `benchmarks/bench_preference_data.py`): peak RSS 104 MB on a 20 MB file, 139 MB on a 300 MB
+file (228k pairs) — ~166 bytes a record at the peak, so ~230 MB for 1 GB. What each statistic means, and
 where it misleads:
 
 **Size.** Records, UTF-8 bytes of their text, mean characters of the prompt and of each response.
