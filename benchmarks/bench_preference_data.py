@@ -9,7 +9,7 @@ The file is synthetic HH-RLHF (one to three human turns over a 5,000-word vocabu
 replies), 2% of its rows exact copies of earlier rows (spacing changed in half of them: the check normalises
 it) and 1% copies with one word edited (near duplicates, which only ours looks for). Each tool
 runs in a fresh interpreter; its wall time includes start-up and imports (what a user waits for), and its
-peak RSS is the child's own `ru_maxrss` from `os.wait4`. `datasets` writes its Arrow cache into a fresh
+peak RSS is its own `ru_maxrss`, read by a small launcher process (`run_child` says why). `datasets` writes its Arrow cache into a fresh
 temporary folder, so it pays for the first load as a user does; pyarrow parses JSON on several threads.
 
 `BENCH_PREFS_MB` sets the file's size (default 100) for a quick check.
@@ -23,7 +23,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,22 +113,38 @@ def write_hh_file(path: Path, megabytes: float, seed: int = 0) -> Planted:
     return planted
 
 
+_LAUNCH = r"""
+import json, os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    json.dump({"seconds": time.perf_counter() - start, "maxrss": usage.ru_maxrss,
+               "code": os.waitstatus_to_exitcode(status)}, fh)
+"""
+
+
 def run_child(args: list[str], cwd: Path) -> Child:
-    """Wall time, peak RSS (the child's own, from wait4) and stdout of one fresh interpreter."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Wall time, peak RSS and stdout of one fresh interpreter running `args`.
+
+    A small launcher process starts it and reads its `ru_maxrss` from `os.wait4`: Linux keeps the memory a
+    process had before `exec` in its `ru_maxrss`, so a child started straight from this process (or from a
+    400 MB pytest) would be charged with the parent's memory; the launcher's own is ~10 MB.
+    """
+    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "out", "w+") as out, \
+            open(Path(tmp) / "err", "w+") as err:
         env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "COLUMNS": "120"}
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=err, cwd=cwd, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        figures = Path(tmp) / "figures.json"
+        subprocess.run([sys.executable, "-c", _LAUNCH, str(figures), sys.executable, *args], stdout=out, stderr=err,
+                       cwd=cwd, env=env, check=True)
+        measured = json.loads(figures.read_text())
         out.seek(0)
         err.seek(0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:4])} failed ({proc.returncode}): {err.read()[-2000:]}")
+        if measured["code"] != 0:
+            raise RuntimeError(f"{' '.join(args[:4])} failed ({measured['code']}): {err.read()[-2000:]}")
         # ru_maxrss is in KiB on Linux, in bytes on macOS
-        peak = usage.ru_maxrss / (2 ** 20 if sys.platform == "darwin" else 2 ** 10)
-        return Child(seconds, peak, out.read())
+        peak = measured["maxrss"] / (2 ** 20 if sys.platform == "darwin" else 2 ** 10)
+        return Child(measured["seconds"], peak, out.read())
 
 
 def ours(path: Path, cwd: Path) -> tuple[Child, dict]:
@@ -147,7 +162,7 @@ def preference_rows(planted: Planted, mine: Child, found: dict, theirs: Child | 
     """The table: throughput, peak memory (target < 300 MB), and duplicates found against those planted."""
     mb = planted.bytes / 1e6
     rows = [
-        Row(f"throughput, {mb:.0f} MB HH-RLHF file (whole process)", mb / mine.seconds, "MB/s",
+        Row(f"throughput, {mb:.3g} MB HH-RLHF file (whole process)", mb / mine.seconds, "MB/s",
             mb / theirs.seconds if theirs else None, "datasets json + filter" if theirs else ""),
         Row("peak RSS", mine.peak_mb, "MB", theirs.peak_mb if theirs else None, "datasets" if theirs else "",
             f"< {TARGET_RSS_MB} MB", mine.peak_mb < TARGET_RSS_MB),
@@ -177,7 +192,7 @@ def main() -> bool:
         except ImportError:
             console.print("[yellow]datasets is not installed (pip install 'studyforge[bench]'): ours alone[/]")
             theirs, their_found = None, None
-    return report(f"Week 9 — forge prefs inspect on {planted.bytes / 1e6:.0f} MB ({planted.rows:,} pairs)",
+    return report(f"Week 9 — forge prefs inspect on {planted.bytes / 1e6:.3g} MB ({planted.rows:,} pairs)",
                   preference_rows(planted, mine, found, theirs, their_found))
 
 
