@@ -3,8 +3,8 @@
 **Short options** mean one thing everywhere; a long option without one has none on purpose:
 
     -C  --workspace    (every command)        -e  --experiment   (run)
-    -p  --post         (draft)                -n  --limit        (log)
-    -f  --format       (publish)              -o  --out          (publish)
+    -p  --post         (draft)                -n  --limit        (log, prefs inspect)
+    -f  --format       (publish, prefs inspect)  -o  --out       (publish)
     -t  --temperature  (sample)
 
 **Choices** are listed in the help as `a | b | c` (then what each means), and checked with `choice()`
