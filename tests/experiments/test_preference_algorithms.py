@@ -113,7 +113,7 @@ def test_figures_read_cleanly():
            for i, d in enumerate(ex.DESIGNS) for s in range(2)]
     tab = tabular.mean_by(tabular.compare_designs(20, [20, 80], 4, [0, 1], heldout_pairs=200),
                           ("budget", "design"), ("spearman", "slope", "heldout_accuracy"))
-    ratings = [{"model": f"step {k}", "gold_fluency": 0.1 + 0.002 * k, "bt": 900 + k, "bt_low": 880 + k,
+    ratings = [{"model": f"step{k}", "gold_fluency": 0.1 + 0.002 * k, "bt": 900 + k, "bt_low": 880 + k,
                 "bt_high": 930 + k, "elo": 990 + k / 10, "elo_order_min": 985 + k / 10, "elo_order_max": 995 + k / 10}
                for k in (5, 20, 60, 150, 300)]
     matrix = {r: {c: 0.5 + 0.1 * (r == c) for c in ex.WEIGHTINGS} for r in ex.WEIGHTINGS}

@@ -84,10 +84,10 @@ def test_the_quick_study_runs_and_summarises(tmp_path, shared_data):
     ex.dataset_quality(ctx, cfg)
     s = ctx.summary_values
     by_rate = s["noise_estimate"]["by_rate"]
-    assert set(by_rate) == {"0", "0.3"}
+    assert set(by_rate) == {"rate0", "rate0_3"}
     assert 0.0 <= s["noise_estimate"]["max_abs_error"] < 0.15, by_rate
-    assert by_rate["0.3"]["noise_estimate"] > by_rate["0"]["noise_estimate"] + 0.1
-    assert 0.2 < by_rate["0.3"]["flipped_share"] < 0.4
+    assert by_rate["rate0_3"]["noise_estimate"] > by_rate["rate0"]["noise_estimate"] + 0.1
+    assert 0.2 < by_rate["rate0_3"]["flipped_share"] < 0.4
     assert set(s["robustness"]) == set(cfg.variants)
     assert all(0.0 <= cell["mean"] <= 1.0 for v in s["robustness"].values() for cell in v.values())
     el = s["elicitation"]

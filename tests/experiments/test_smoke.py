@@ -55,6 +55,9 @@ def test_quick_preset_runs(study, tmp_path, monkeypatch, capsys, figure_problems
     assert record.status == "completed", record.traceback
     summary = json.loads((record.path / "summary.json").read_text())
     assert summary, "a study must summarise its results"
+    # a draft cites a figure by its dotted path, so no part of it may hold a dot or a space (experiments/keys.py)
+    bad = [path for path in _key_paths(summary) if any(c in path[-1] for c in ". ")]
+    assert not bad, f"summary keys a dotted path cannot name: {['.'.join(p) for p in bad][:5]}"
     if study.headline:
         from studyforge.tracking.stats import flatten
 
@@ -71,3 +74,11 @@ def test_quick_preset_runs(study, tmp_path, monkeypatch, capsys, figure_problems
 
     problems = [f"{name}: {p}" for name, found in figure_problems.items() for p in found]
     assert not problems, "figures that do not read cleanly:\n" + "\n".join(problems)
+
+
+def _key_paths(tree, prefix=()):
+    """Every key of a nested summary, as the tuple of its parts."""
+    for key, value in tree.items():
+        yield (*prefix, key)
+        if isinstance(value, dict):
+            yield from _key_paths(value, (*prefix, key))

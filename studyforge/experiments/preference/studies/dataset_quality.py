@@ -37,6 +37,7 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import Field
 
+from studyforge.experiments.keys import num_key
 from studyforge.experiments.preference import plots
 from studyforge.experiments.preference.data import Annotator, PairData, pairs_to_texts
 from studyforge.experiments.preference.elicitation import (
@@ -273,10 +274,10 @@ def _dataset_quality(ctx, cfg: DatasetQualityConfig) -> None:
     gains = {rule: final[rule] - final["random"] for rule in curves if rule != "random"} if "random" in curves else {}
     ctx.summary(
         noise_estimate={"max_abs_error": max(errors) if errors else math.nan,
-                        "by_rate": {f"{r['injected']:g}": {k: v for k, v in r.items() if k != "injected"}
+                        "by_rate": {"rate" + num_key(r["injected"]): {k: v for k, v in r.items() if k != "injected"}
                                     for r in noise_rows},
                         "records_per_rate": cfg.quality_pairs, "file_format": cfg.file_format},
-        robustness={v: {f"{rate:g}": {"mean": robust[v][rate]["mean"], "ci95": robust[v][rate]["ci95"]}
+        robustness={v: {"rate" + num_key(rate): {"mean": robust[v][rate]["mean"], "ci95": robust[v][rate]["ci95"]}
                         for rate in cfg.flip_rates} for v in cfg.variants},
         elicitation={"budget": curves[cfg.rules[0]]["labels"][-1], "seeds": cfg.elicitation_seeds,
                      "final_gold_accuracy": final, "area_under_curve": auc, "final_gain_over_random": gains,

@@ -60,13 +60,13 @@ WEIGHTINGS = {"style_only": {"style": 1.0}, "fluency_only": {"fluency": 1.0},
 class PreferenceLearningAlgorithmsConfig(PreferenceStudyConfig):
     # 1. pairwise vs listwise
     k: int = Field(4, ge=3, description="completions ranked per prompt by the listwise annotator")
-    train_prompts: int = Field(128, ge=2, description="annotated train prompts per seed (the annotation budget)")
+    train_prompts: int = Field(256, ge=2, description="annotated train prompts per seed (the annotation budget)")
     heldout_prompts: int = Field(64, ge=2, description="validation prompts; all K(K−1)/2 pairs of each are scored")
     seeds: int = Field(2, ge=1, description="annotation sets (fresh prompts, samples, labels, reward-model seeds)")
     weights: dict[str, float] = Field({"style": 1.0}, description="the annotators' utility Σ w_m gold_m in part 1")
     annotator_scale: float = Field(20.0, gt=0, description="annotator noise s: P(y₁ ≻ y₂) = σ(s (u₁ − u₂))")
-    rm_steps: int = Field(60, ge=1, description="reward-model optimizer steps (every design and weighting)")
-    rm_batch: int = Field(8, ge=1, description="prompts per step: rankings for PL, their pairs for BT")
+    rm_steps: int = Field(200, ge=1, description="reward-model optimizer steps (every design and weighting)")
+    rm_batch: int = Field(16, ge=1, description="prompts per step: rankings for PL, their pairs for BT")
     rm_lr: float = Field(3e-4, gt=0, description="reward-model AdamW learning rate")
     # 1b. tabular
     tabular_items: int = Field(100, ge=4, description="items with planted strengths u ~ N(0, 1)")
@@ -134,7 +134,8 @@ def ladder(ctx, cfg: PreferenceLearningAlgorithmsConfig, s, bar) -> dict[str, to
             if model.config.max_len < cfg.prompt_len + cfg.completion_len:
                 raise ForgeError(f"checkpoint {path} holds {model.config.max_len} tokens < prompt_len + "
                                  "completion_len", hint="lower them with --set")
-            models[Path(path).stem if Path(path).is_file() else Path(path).name] = model.eval()
+            name = Path(path).stem if Path(path).is_file() else Path(path).name
+            models[name.replace(".", "_").replace(" ", "_")] = model.eval()  # one summary-key part
         return models
     from studyforge.experiments.language_modeling.harness import train_logged
     from studyforge.experiments.language_modeling.trainer import TrainConfig
@@ -145,7 +146,7 @@ def ladder(ctx, cfg: PreferenceLearningAlgorithmsConfig, s, bar) -> dict[str, to
 
     def keep(trainer, _row) -> None:
         if trainer.step in snapshots:
-            models[f"step {trainer.step}"] = copy.deepcopy(trainer.model).eval().requires_grad_(False)
+            models[f"step{trainer.step}"] = copy.deepcopy(trainer.model).eval().requires_grad_(False)  # a key part
 
     model_cfg = TransformerConfig.preset("llama", vocab_size=s.data.vocab_size,
                                          max_len=cfg.prompt_len + cfg.completion_len, d_model=cfg.d_model,
