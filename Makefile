@@ -5,6 +5,8 @@ BIN     := $(VENV)/bin
 FORGE   := $(BIN)/forge
 # CPU build of torch, installed before the project so that pip never resolves a CUDA build.
 TORCH   := torch==2.13.0
+# test processes: each runs one torch thread (tests/conftest.py), so one per core; CI has 2
+TEST_WORKERS ?= 2
 export WANDB_SILENT := true
 
 .PHONY: demo test lint bench clean install install-dev
@@ -39,7 +41,7 @@ demo: $(VENV)/.installed
 ## Lint, then the whole test suite (offline: no API key, W&B disabled by the tests' fixture).
 test: $(VENV)/.installed-dev
 	$(BIN)/ruff check studyforge tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check studyforge tests benchmarks
