@@ -30,6 +30,6 @@ def notes(
         out.success(f"created {ws.relative(path)}")
     else:
         out.print(f"{ws.relative(path)} exists already: left as it is")
-    out.print(str(path))
+    out.print(str(path), soft_wrap=True, markup=False, highlight=False)  # one line, whole, for scripts
     if edit:
         open_in_editor(path)

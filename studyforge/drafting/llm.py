@@ -68,6 +68,14 @@ class LLMRequest:
         return cls(model, max_tokens, prompt.system, prompt.messages, week=prompt.week, post=prompt.post.slug,
                    edition=prompt.edition.id, skeleton=prompt.skeleton)
 
+    @classmethod
+    def from_turn(cls, model: str, max_tokens: int, system: str, user: str, *, week: int, post: str,
+                  edition: str) -> LLMRequest:
+        """A one-turn request that is not a post (week 9's judge): a system text and one user message, labelled
+        for the call log like a draft's."""
+        return cls(model, max_tokens, [{"type": "text", "text": system}], [{"role": "user", "content": user}],
+                   week=week, post=post, edition=edition)
+
     def params(self) -> dict[str, Any]:
         """The Messages API parameters (exactly what is sent)."""
         return {"model": self.model, "max_tokens": self.max_tokens, "system": self.system, "messages": self.messages}

@@ -64,7 +64,7 @@ def test_an_llm_request_is_built_from_a_prompt_in_one_place():
     built = [f"{p.name}:{node.lineno}" for p in PACKAGE.rglob("*.py")
              for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
              if isinstance(node, ast.Call) and ast.unparse(node.func) == "LLMRequest"]
-    assert built == [], built  # only `cls(...)` inside LLMRequest.from_prompt
+    assert built == [], built  # only `cls(...)` inside LLMRequest.from_prompt / from_turn
 
 
 def test_shared_types_live_with_their_modules():

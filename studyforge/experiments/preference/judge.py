@@ -262,9 +262,9 @@ class ClaudeJudge:
                              error=error or None)
 
     def judge(self, prompt_text: str, a_text: str, b_text: str, principle: Principle) -> Verdict:
-        request = LLMRequest(self.model, self.max_tokens, [{"type": "text", "text": SYSTEM}],
-                             [{"role": "user", "content": judge_message(prompt_text, a_text, b_text, principle)}],
-                             week=9, post=self.label, edition="judge")
+        request = LLMRequest.from_turn(self.model, self.max_tokens, SYSTEM,
+                                       judge_message(prompt_text, a_text, b_text, principle), week=9, post=self.label,
+                                       edition="judge")
         usage, cost, calls = Usage(), 0.0, 0
         for _attempt in range(2):  # the first answer, and one retry of a malformed one
             response, extra = self._call(request)
