@@ -30,9 +30,12 @@ judges its own samples by LLM-as-a-judge prompting, which a 2-layer character mo
 policy's "judge" is *its own reward head*: each round t,
 
 1. the policy π_t writes two completions for each of `round_prompts` training prompts;
-2. `RewardModel.from_language_model(π_t)` puts a fresh scalar head on a copy of π_t's own backbone and fits
-   only that head (the backbone frozen) on a fixed seed set of `seed_pairs` gold-labelled pairs (the paper's
-   seed evaluation data), `head_steps` steps of `fit_reward_model`;
+2. the judge is π_t's own weights: `RewardModel.from_language_model(π_t)` — a copy of π_t with a scalar head —
+   fine-tuned on a fixed seed set of `seed_pairs` gold-labelled pairs (the paper's seed evaluation data, labelled
+   by `self_reward_weights`), `judge_steps` steps of `fit_reward_model`. The paper trains one model for both
+   roles; the copy keeps DPO's policy and its judge apart, so each is trained by its own loss. (Fitting only a
+   head on the frozen backbone was tried first: on this model's last-token state it stayed at chance, 0.44–0.52
+   agreement with gold, and the rounds only drifted.);
 3. the head labels the round's pairs (the completion it scores higher is chosen); judge–gold agreement is
    measured on them;
 4. DPO (week 4's `losses.dpo_loss` through week 4's loop, `training.train_policy`) trains π_{t+1} from π_t
@@ -97,9 +100,11 @@ class ConstitutionalConfig(PreferenceStudyConfig):
     rm_lr: float = Field(3e-4, gt=0, description="reward-model learning rate")
     rounds: int = Field(3, ge=1, description="self-rewarding rounds (DPO iterations)")
     round_prompts: int = Field(128, ge=2, description="prompts per round (two completions each)")
-    seed_pairs: int = Field(64, ge=2, description="gold-labelled seed pairs the reward head is fitted on each round")
-    head_steps: int = Field(100, ge=1, description="steps fitting the policy's reward head each round")
-    head_lr: float = Field(1e-2, gt=0, description="reward-head learning rate")
+    self_reward_weights: dict[str, float] = Field({"style": 1.0}, description="the gold utility the seed set is "
+                                                  "labelled by (what the self-rewarding rounds pursue)")
+    seed_pairs: int = Field(512, ge=2, description="gold-labelled seed pairs the judge is fitted on each round")
+    judge_steps: int = Field(150, ge=1, description="steps fitting the policy's own judge each round")
+    judge_lr: float = Field(3e-4, gt=0, description="the judge's learning rate")
     dpo_steps: int = Field(40, ge=1, description="DPO steps per round")
     dpo_batch_size: int = Field(32, ge=2, description="pairs per DPO step")
     dpo_lr: float = Field(3e-4, gt=0, description="DPO learning rate (AdamW, 10 warm-up steps)")
@@ -109,10 +114,10 @@ class ConstitutionalConfig(PreferenceStudyConfig):
         "quick": {"max_chars": 40_000, "d_model": 32, "n_layers": 1, "n_heads": 2, "pretrain_steps": 40,
                   "prompt_len": 8, "completion_len": 12, "train_pairs": 48, "heldout_pairs": 32, "judge_pairs": 4,
                   "rm_steps": 12, "rm_batch_size": 16, "rounds": 3, "round_prompts": 24, "seed_pairs": 16,
-                  "head_steps": 10, "dpo_steps": 6, "dpo_batch_size": 8, "eval_prompts": 12},
+                  "judge_steps": 10, "dpo_steps": 6, "dpo_batch_size": 8, "eval_prompts": 12},
         "full": {"d_model": 128, "n_layers": 4, "pretrain_steps": 3000, "train_pairs": 2048, "heldout_pairs": 512,
-                 "judge_pairs": 200, "rm_steps": 600, "rounds": 5, "round_prompts": 512, "seed_pairs": 256,
-                 "head_steps": 300, "dpo_steps": 150, "eval_prompts": 256},
+                 "judge_pairs": 200, "rm_steps": 600, "rounds": 5, "round_prompts": 512, "seed_pairs": 1024,
+                 "judge_steps": 300, "dpo_steps": 150, "eval_prompts": 256},
     }
 
 
@@ -145,7 +150,7 @@ def constitutional_preferences(ctx, cfg: ConstitutionalConfig) -> None:
     root = workspace_root(ctx.out_dir)
     principles = load_constitution(constitution_path(root, cfg.constitution))
     n_judged_max = cfg.train_pairs
-    total = pretrain_total(cfg) + n_judged_max + 3 * cfg.rm_steps + cfg.rounds * (cfg.head_steps + cfg.dpo_steps)
+    total = pretrain_total(cfg) + n_judged_max + 3 * cfg.rm_steps + cfg.rounds * (cfg.judge_steps + cfg.dpo_steps)
     with ctx.progress(total=total, description="reference") as bar:
         s = setup(ctx, cfg, bar)
         judge = make_judge(cfg.judge, s.gold, cfg.judge_model, label=STUDY,
@@ -220,26 +225,27 @@ def constitutional_preferences(ctx, cfg: ConstitutionalConfig) -> None:
         # -- part 3: self-rewarding rounds --------------------------------------------------------------
         initial = s.reference
         policy = copy.deepcopy(initial)
-        seed_set = Annotator(target).label_pairs(s.comparisons("train", cfg.seed_pairs, 2, cfg, g, sg), g)
+        aim = cfg.self_reward_weights
+        seed_set = Annotator(aim).label_pairs(s.comparisons("train", cfg.seed_pairs, 2, cfg, g, sg), g)
         eval_x = s.prompts("val", cfg.eval_prompts, cfg.prompt_len, g)
-        head_cfg = RewardTrainConfig(steps=cfg.head_steps, batch_size=cfg.rm_batch_size, lr=cfg.head_lr, warmup=0)
+        judge_cfg = RewardTrainConfig(steps=cfg.judge_steps, batch_size=cfg.rm_batch_size, lr=cfg.judge_lr)
         rounds: list[dict] = []
         dpo_step = 0
         for t in range(cfg.rounds + 1):
             row = {"round": t, **round_quality(policy, initial, eval_x, cfg, s, ctx.seed + 500 + t)}
             if t < cfg.rounds:
                 comps = s.comparisons("train", cfg.round_prompts, 2, cfg, g, sg, model=policy)
-                head = RewardModel.from_language_model(policy)
-                head.towers.requires_grad_(False)  # only the scalar head is fitted: the judge is the policy's own
-                fit_reward_model(head, seed_set, head_cfg, ctx.seed + 1000 + t, device,
+                torch.manual_seed(ctx.seed + 1000 + t)
+                head = RewardModel.from_language_model(policy).requires_grad_(True)  # π_t's own weights judge
+                fit_reward_model(head, seed_set, judge_cfg, ctx.seed + 1000 + t, device,
                                  on_step=lambda *_: bar.advance(1))
                 with torch.no_grad():
                     x, y1, y2 = (comps.prompts.to(device), comps.completions[:, 0].to(device),
                                  comps.completions[:, 1].to(device))
                     margin = (head.reward(x, y1) - head.reward(x, y2)).cpu()  # r(y₁) − r(y₂)
-                utility = Annotator(target).utility(comps.gold, comps.objectives)  # (N, 2)
+                utility = Annotator(aim).utility(comps.gold, comps.objectives)  # (N, 2)
                 row["judge_gold_agreement"] = truth_accuracy(margin, utility[:, 0] - utility[:, 1])
-                row["seed_fit_accuracy"] = evaluate(head, seed_set, target, device)["gold_accuracy"]
+                row["seed_fit_accuracy"] = evaluate(head, seed_set, aim, device)["gold_accuracy"]
                 first_wins = margin > 0
                 reference = copy.deepcopy(policy).eval().requires_grad_(False)  # π_t: this round's DPO reference
                 pairs = pairs_from_choice(reference, x, y1, y2, first_wins, utility[:, 0], utility[:, 1])
@@ -272,8 +278,8 @@ def constitutional_preferences(ctx, cfg: ConstitutionalConfig) -> None:
                 agreement_per_principle=agreement["per_principle"], position_bias=bias,
                 flip_rate=bias["flip_rate"], cost=cost, cost_per_1k_labels=cost["cost_per_1k_labels"],
                 by_construction=by_construction, rlaif=rlaif,
-                self_rewarding={"rounds": rounds, "n_rounds": cfg.rounds, "judge": "the policy's own reward head "
-                                "(head refitted on the seed set each round)", "dpo_reference": "previous round's policy",
+                self_rewarding={"rounds": rounds, "n_rounds": cfg.rounds, "judge": "a copy of the policy with a scalar "
+                                "head, fine-tuned on the seed set each round", "aim": cfg.self_reward_weights, "dpo_reference": "previous round's policy",
                                 "seed_pairs": cfg.seed_pairs},
                 self_rewarding_rounds=cfg.rounds)
 
