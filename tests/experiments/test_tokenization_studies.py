@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 
@@ -72,14 +73,20 @@ def test_urls_are_downloaded_once_and_then_read_from_the_cache(tmp_path, monkeyp
     with pytest.raises(ForgeError):
         datalib.read_source(str(tmp_path / "cache"))  # a folder is not a text file
 
-def test_hf_source_needs_datasets_or_says_so():
-    try:
-        import datasets  # noqa: F401
-    except ImportError:
-        with pytest.raises(ForgeError, match="datasets"):
-            datalib.read_source("hf:roneneldan/TinyStories?split=validation")
-    else:  # pragma: no cover - only where `datasets` is installed (and then it would need the network)
-        pytest.skip("datasets is installed")
+def test_hf_source_needs_datasets_or_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if it were not installed: `import datasets` fails
+    with pytest.raises(ForgeError, match="datasets"):
+        datalib.read_source("hf:roneneldan/TinyStories?split=validation")
+
+
+def test_hf_source_reads_a_local_dataset_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text('{"text": "Once upon a time"}\n{"text": "there was a cat."}\n')
+    text, provenance = datalib.read_source(f"hf:{folder}?split=train")
+    assert "Once upon a time" in text and "there was a cat." in text
+    assert str(folder) in provenance
 
 
 # -- metrics ----------------------------------------------------------------------------------------------------
