@@ -41,8 +41,9 @@ from studyforge.experiments.transformer.model import Transformer
 FORMAT = "studyforge.lm/1"
 
 
-def find_checkpoint(path: str | Path, name: str | None = None) -> Path:
-    """The checkpoint file at `path`, or inside run folder `path` (its checkpoints/ folder)."""
+def find_checkpoint(path: str | Path, name: str | None = None, default: str = "model") -> Path:
+    """The checkpoint file at `path`, or inside run folder `path` (its checkpoints/ folder): the one named `name`,
+    else the only one, else the one named `default` (week 9's reward models: "reward_model")."""
     path = Path(path)
     if path.is_file():
         return path
@@ -58,7 +59,7 @@ def find_checkpoint(path: str | Path, name: str | None = None) -> Path:
     if len(files) == 1:
         return files[0]
     for f in files:
-        if f.stem == "model":
+        if f.stem == default:
             return f
     if not files:
         raise FileNotFoundError(f"no checkpoints in {folder}")

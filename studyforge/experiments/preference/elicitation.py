@@ -51,8 +51,7 @@ every rule so the rules are compared on paired runs) are averaged with 95% Stude
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -62,6 +61,7 @@ from torch import nn
 from studyforge.experiments.preference.data import PairData, truth_accuracy
 from studyforge.experiments.preference.gold import weights_vector
 from studyforge.experiments.preference.ranking import bradley_terry_loss
+from studyforge.experiments.rl.jobs import single_thread
 
 RULES = ("random", "disagreement", "uncertainty", "bald")
 
@@ -207,22 +207,10 @@ def fit_heads(pool: PairPool, labels: torch.Tensor, cfg: HeadConfig, generator: 
     Member e minimises the Bradley–Terry loss −log σ(r_e(chosen) − r_e(rejected)) on its bootstrap resample
     (`cfg.bootstrap`) of the n pairs; all E losses are one mean over (E, n), so each member's gradient is its
     own loss's (÷ E, which Adam's normalisation removes)."""
-    with one_thread():
+    # one torch thread: the heads' tensors are tiny (E × n × d of a few thousand numbers), and on a busy 2-core
+    # machine the waiting threads made a round 24× slower in CPU time (1.23 s against 0.05 s, measured)
+    with single_thread():
         return _fit_heads(pool, labels, cfg, generator)
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one intra-op thread, then restore the setting. The heads' tensors are tiny (E × n × d of a
-    few thousand numbers): splitting them across threads costs more than it saves, and on a busy 2-core
-    machine the waiting threads made a round 24× slower in CPU time (1.23 s against 0.05 s, measured; a
-    d = 64, 2-block reward model's training step 5× slower, 0.50 s against 0.10 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _fit_heads(pool: PairPool, labels: torch.Tensor, cfg: HeadConfig, generator: torch.Generator) -> HeadEnsemble:

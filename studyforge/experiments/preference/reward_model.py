@@ -303,34 +303,12 @@ def export_reward_model(model: RewardModel | RewardEnsemble, tokenizer, **meta: 
             "tokenizer": tokenizer.to_dict(), "meta": meta}
 
 
-def find_reward_checkpoint(path: str | Path, name: str | None = None) -> Path:
-    """The reward-model checkpoint at `path`: the file itself, or in a run folder the one named `name`, else
-    the only `reward_model*.pt`."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    if not folder.is_dir():
-        raise FileNotFoundError(f"no reward-model checkpoint or run folder at {path}")
-    files = sorted(folder.glob("*.pt"))
-    if name is not None:
-        picked = [f for f in files if f.stem == name]
-    else:
-        picked = [f for f in files if f.stem.startswith("reward_model")]
-        picked = [f for f in picked if f.stem == "reward_model"] or picked
-    if len(picked) == 1:
-        return picked[0]
-    have = ", ".join(f.stem for f in files) or "none"
-    what = f"named {name!r}" if name else "named reward_model*"
-    raise FileNotFoundError(f"{'no' if not picked else 'several'} checkpoints {what} in {folder} (have: {have}); "
-                            "pick one with name=")
-
-
 def load_reward_model(path: str | Path, device: str | torch.device = "cpu", name: str | None = None):
     """(RewardModel or RewardEnsemble in eval mode, tokenizer, meta) from a `studyforge.rm/1` file or a run folder."""
+    from studyforge.experiments.language_modeling.checkpoint import find_checkpoint
     from studyforge.experiments.language_modeling.data import tokenizer_from_dict
 
-    file = find_reward_checkpoint(path, name)
+    file = find_checkpoint(path, name, default="reward_model")
     ckpt = torch.load(file, map_location="cpu", weights_only=False)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{file} is not a {FORMAT} checkpoint")

@@ -47,7 +47,6 @@ from studyforge.experiments.preference.elicitation import (
     PairPool,
     area_under_curve,
     compare_rules,
-    one_thread,
 )
 from studyforge.experiments.preference.formats import PreferencePair, iter_records, write_jsonl
 from studyforge.experiments.preference.quality import QualityReport, inspect_preferences
@@ -59,6 +58,7 @@ from studyforge.experiments.preference.reward_model import (
 )
 from studyforge.experiments.preference.studies.common import PreferenceStudyConfig, pretrain_total, setup
 from studyforge.experiments.registry import register
+from studyforge.experiments.rl.jobs import single_thread
 
 Variant = Literal["plain", "smoothing_rate", "smoothing_fixed", "margin"]
 
@@ -164,10 +164,10 @@ def dataset_quality(ctx, cfg: DatasetQualityConfig) -> None:
     Logged: `quality/*` per injected rate, `robust/<variant>/gold_accuracy` per rate, `elicit/<rule>/…` per
     round; tables `noise_estimate`, `robustness`, `elicitation` (and `data_report`); figures of each.
 
-    Torch runs on one intra-op thread throughout (`elicitation.one_thread`): every model here is small, and
+    Torch runs on one intra-op thread throughout (`rl.jobs.single_thread`): every model here is small, and
     on a busy 2-core machine two threads spent 5–24× the CPU time of one (the quick preset through `forge run`:
     53 s of CPU with two threads, 17 s with one)."""
-    with one_thread():
+    with single_thread():
         _dataset_quality(ctx, cfg)
 
 
