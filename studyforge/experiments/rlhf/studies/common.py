@@ -1,0 +1,116 @@
+"""What weeks 10 and 12 share: the reference model, the gold truth, the proxy reward model and the RLHF settings.
+
+`setup(ctx, cfg)` gives every study the same world:
+
+- the **reference** (SFT) policy — a week-8 model loaded with `reference=RUN_OR_CHECKPOINT` or trained here on
+  `corpus_path` (week 9's `preference.studies.common.setup`, which also builds the gold rewards);
+- the **gold** truth: the annotator's utility u = Σ_m w_m·gold_m over week 9's `style` and `fluency`
+  (`gold_weights`, equal by default: vowel-rich text that is still made of real words);
+- the **proxy** reward model — loaded with `reward_model=RUN_OR_FILE` (a week-9 `studyforge.rm/1` checkpoint,
+  e.g. `preference.reward_model_ensembles`' run folder; its tokenizer must be the reference's), or trained here
+  on `rm_pairs` pairs of reference responses labelled by a Bradley–Terry annotator of that utility;
+- prompts: windows of the corpus (`prompt_len` tokens), train split for training, validation split for
+  evaluation.
+
+The stop token (`rlhf.stop`, a newline) must be in the tokenizer's vocabulary; otherwise responses run to
+`max_new_tokens`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from studyforge.experiments.preference.data import Annotator
+from studyforge.experiments.preference.reward_model import RewardTrainConfig, load_reward_model
+from studyforge.experiments.preference.studies.common import PreferenceStudyConfig
+from studyforge.experiments.preference.studies.common import setup as preference_setup
+from studyforge.experiments.rlhf.ppo import RLHFConfig
+from studyforge.experiments.rlhf.reward import GoldScore, ProxyReward, sample_labelled_pairs, train_proxy
+
+
+class RLHFStudyConfig(PreferenceStudyConfig):
+    """Week 9's reference-model fields, plus the truth, the proxy reward model and the RLHF settings."""
+
+    reward_model: str | None = Field(None, description="week-9 reward-model run folder or file to use as the "
+                                     "proxy; None: train one here")
+    gold_weights: dict[str, float] = Field({"style": 1.0, "fluency": 1.0},
+                                           description="the gold utility Σ w·gold (and the annotator's)")
+    bt_scale: float = Field(20.0, gt=0, description="Bradley–Terry scale of the annotator labelling the proxy's pairs")
+    rm_pairs: int = Field(512, ge=8, description="labelled pairs the proxy reward model is trained on")
+    rm_steps: int = Field(150, ge=1, description="reward-model training steps")
+    rm_members: int = Field(1, ge=1, description="reward-model ensemble members (1: a single model)")
+    rl_updates: int = Field(60, ge=1, description="RLHF updates (rollout + optimisation)")
+    eval_prompts: int = Field(128, ge=8, description="held-out prompts for the evaluations")
+    rlhf: RLHFConfig = Field(default_factory=RLHFConfig, description="the PPO / GRPO settings")
+    completion_len: int = Field(24, ge=1, description="unused by RLHF (see rlhf.max_new_tokens); kept for week 9's "
+                                "setup")
+
+
+@dataclass
+class World:
+    reference: torch.nn.Module
+    tokenizer: Any
+    gold: GoldScore
+    proxy: ProxyReward
+    stop_id: int | None
+    device: torch.device
+    prep: Any  # week 9's Setup (data, prompts)
+    rm_metrics: dict[str, float]
+
+    def prompts(self, split: str, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
+        return self.prep.prompts(split, n, length, generator)
+
+
+def stop_token(tokenizer, stop: str | None) -> int | None:
+    """The id of `stop` when the tokenizer has it as one token, else None (responses then run to the limit)."""
+    if stop is None:
+        return None
+    try:
+        ids = tokenizer.encode(stop)
+    except ValueError:
+        return None
+    return ids[0] if len(ids) == 1 else None
+
+
+def setup(ctx, cfg: RLHFStudyConfig, bar=None) -> World:
+    """The reference, gold, proxy reward model (loaded or trained; `bar` advances by `setup_total(cfg)`)."""
+    from studyforge.experiments.preference.reward_model import evaluate
+
+    prep = preference_setup(ctx, cfg, bar)
+    device = prep.device
+    stop_id = stop_token(prep.tokenizer, cfg.rlhf.stop)
+    gold = GoldScore(prep.gold, cfg.gold_weights, prep.tokenizer.decode)
+    annotator = Annotator(weights=cfg.gold_weights, scale=cfg.bt_scale)
+    g = torch.Generator(device=device).manual_seed(ctx.seed + 17)
+    heldout = sample_labelled_pairs(prep.reference, prep.prompts("val", cfg.eval_prompts, cfg.prompt_len, g),
+                                    cfg.rlhf.max_new_tokens, stop_id, gold, annotator, g)
+    if cfg.reward_model:
+        rm, tok, _meta = load_reward_model(cfg.reward_model, device)
+        if tok.to_dict() != prep.tokenizer.to_dict():
+            raise ValueError("the reward model's tokenizer differs from the reference model's: train both on the "
+                             "same corpus (or pass reference= the run the reward model was trained from)")
+    else:
+        pairs = sample_labelled_pairs(prep.reference, prep.prompts("train", cfg.rm_pairs, cfg.prompt_len, g),
+                                      cfg.rlhf.max_new_tokens, stop_id, gold, annotator, g)
+        rm_cfg = RewardTrainConfig(steps=cfg.rm_steps, batch_size=32, lr=3e-4)
+
+        def on_step(step: int, row: dict[str, float]) -> None:
+            if bar is not None:
+                bar.advance(1)
+
+        rm = train_proxy(prep.reference, pairs, rm_cfg, ctx.seed, cfg.rm_members, device, on_step)
+    metrics = evaluate(rm, heldout, cfg.gold_weights, device)
+    ctx.summary(proxy_reward_model={"source": cfg.reward_model or "trained here", "pairs": cfg.rm_pairs,
+                                    "members": cfg.rm_members, "heldout_gold_accuracy": metrics["gold_accuracy"],
+                                    "heldout_label_accuracy": metrics["label_accuracy"]},
+                gold_weights=cfg.gold_weights, stop_token=repr(cfg.rlhf.stop) if stop_id is not None else None)
+    return World(prep.reference, prep.tokenizer, gold, ProxyReward(rm), stop_id, device, prep, metrics)
+
+
+def setup_total(cfg: RLHFStudyConfig) -> int:
+    """Progress-bar units `setup` uses."""
+    return (0 if cfg.reference else cfg.pretrain_steps) + (0 if cfg.reward_model else cfg.rm_steps * cfg.rm_members)
