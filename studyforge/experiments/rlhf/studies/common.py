@@ -30,6 +30,7 @@ from studyforge.experiments.preference.studies.common import PreferenceStudyConf
 from studyforge.experiments.preference.studies.common import setup as preference_setup
 from studyforge.experiments.rlhf.ppo import RLHFConfig
 from studyforge.experiments.rlhf.reward import GoldScore, ProxyReward, sample_labelled_pairs, train_proxy
+from studyforge.experiments.rlhf.rollout import reference_logprobs, sample_responses
 
 
 class RLHFStudyConfig(PreferenceStudyConfig):
@@ -63,6 +64,25 @@ class World:
 
     def prompts(self, split: str, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
         return self.prep.prompts(split, n, length, generator)
+
+    @torch.no_grad()
+    def evaluate(self, lm: torch.nn.Module, prompts: torch.Tensor, max_new_tokens: int,
+                 generator: torch.Generator) -> dict[str, Any]:
+        """Fresh responses of `lm` (a policy's language model, or the reference) to `prompts`: the mean KL from
+        the reference per response (k1, with its standard error), proxy score, gold utility and each gold
+        objective, response length; `texts` and the per-response `proxy_scores` / `utility` too."""
+        responses, mask, lengths = sample_responses(lm, prompts, max_new_tokens, generator, self.stop_id)
+        logp = reference_logprobs(lm, prompts, responses)
+        ref = reference_logprobs(self.reference, prompts, responses)
+        kl = ((logp - ref) * mask).sum(1)
+        proxy = self.proxy(prompts, responses, lengths).float().cpu()
+        gold, utility = self.gold.scores(responses, lengths)
+        n = len(prompts)
+        return {"kl": float(kl.mean()), "kl_se": float(kl.std() / n ** 0.5) if n > 1 else 0.0,
+                "proxy": float(proxy.mean()), "gold": float(utility.mean()),
+                **{f"gold_{name}": float(gold[:, i].mean()) for i, name in enumerate(self.gold.gold.names)},
+                "length": float(lengths.float().mean()), "texts": self.gold.texts(responses, lengths),
+                "proxy_scores": proxy.tolist(), "utility": utility.tolist()}
 
 
 def stop_token(tokenizer, stop: str | None) -> int | None:
