@@ -24,13 +24,19 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from studyforge.experiments.policy_gradient.networks import entropy
 from studyforge.experiments.preference.data import Annotator
 from studyforge.experiments.preference.reward_model import RewardTrainConfig, load_reward_model
 from studyforge.experiments.preference.studies.common import PreferenceStudyConfig
 from studyforge.experiments.preference.studies.common import setup as preference_setup
 from studyforge.experiments.rlhf.ppo import RLHFConfig
 from studyforge.experiments.rlhf.reward import GoldScore, ProxyReward, sample_labelled_pairs, train_proxy
-from studyforge.experiments.rlhf.rollout import reference_logprobs, sample_responses
+from studyforge.experiments.rlhf.rollout import (
+    reference_logprobs,
+    response_slice,
+    sample_responses,
+    token_logprobs,
+)
 
 
 class RLHFStudyConfig(PreferenceStudyConfig):
@@ -70,9 +76,12 @@ class World:
                  generator: torch.Generator) -> dict[str, Any]:
         """Fresh responses of `lm` (a policy's language model, or the reference) to `prompts`: the mean KL from
         the reference per response (k1, with its standard error), proxy score, gold utility and each gold
-        objective, response length; `texts` and the per-response `proxy_scores` / `utility` too."""
+        objective, response length, `lm`'s entropy per token on its responses; `texts`, the response `tokens`
+        and the per-response `proxy_scores` / `utility` too."""
         responses, mask, lengths = sample_responses(lm, prompts, max_new_tokens, generator, self.stop_id)
-        logp = reference_logprobs(lm, prompts, responses)
+        logits = lm(torch.cat([prompts, responses], 1)[:, :-1]).logits[:, response_slice(prompts.shape[1],
+                                                                                          responses.shape[1])]
+        logp = token_logprobs(logits, responses)
         ref = reference_logprobs(self.reference, prompts, responses)
         kl = ((logp - ref) * mask).sum(1)
         proxy = self.proxy(prompts, responses, lengths).float().cpu()
@@ -82,6 +91,8 @@ class World:
                 "proxy": float(proxy.mean()), "gold": float(utility.mean()),
                 **{f"gold_{name}": float(gold[:, i].mean()) for i, name in enumerate(self.gold.gold.names)},
                 "length": float(lengths.float().mean()), "texts": self.gold.texts(responses, lengths),
+                "entropy": float((entropy(logits.float()) * mask).sum() / mask.sum()),
+                "tokens": [r[:k].tolist() for r, k in zip(responses.cpu(), lengths.cpu().tolist(), strict=True)],
                 "proxy_scores": proxy.tolist(), "utility": utility.tolist()}
 
 
