@@ -1,10 +1,11 @@
 """Week 10's rollouts (issue 16, Performance): our batched KV-cache sampler against Hugging Face's `generate`.
 
 PPO and GRPO spend much of each update generating: a batch of prompts is continued by sampling from the
-policy, and the per-token logits of what was sampled are kept (PPO needs log π(a_t | s_t) of every sampled
-token). Ours is week 8's `language_modeling.generate.generate(model, prompts, N, temperature=1.0,
-generator=g, use_cache=True, return_logits=True)`: one forward over the prompt fills a preallocated KV cache,
-then each step feeds only the newest token. The peer is `transformers.GPT2LMHeadModel.generate` of identical
+policy. Ours is week 8's `language_modeling.generate.generate(model, prompts, N, temperature=1.0,
+generator=g, use_cache=True)` — what `rlhf.rollout.sample_responses` calls: one forward over the prompt fills a
+preallocated KV cache, then each step feeds only the newest token. Here both sides also return the per-step
+logits (`return_logits=True`, HF's `output_logits=True`), so that the two can be shown to compute the same
+function; the rollout itself gets log π and V from one batched pass of the policy afterwards. The peer is `transformers.GPT2LMHeadModel.generate` of identical
 size and batch, asked for the same thing:
 
     do_sample=True, top_k=0 (HF's default is 50), temperature 1, max_new_tokens=min_new_tokens=N,
@@ -149,7 +150,7 @@ def copy_gpt2_weights(hf, ours: Transformer) -> None:
 
 
 def ours_rollout(model: Transformer, prompts: torch.Tensor, new: int, seed: int, use_cache: bool = True):
-    """The call week 10's rollouts make: tokens (B, T + N) and the step logits (B, N, V)."""
+    """The sampler week 10's rollouts use, with the step logits kept: tokens (B, T + N), logits (B, N, V)."""
     return generate(model, prompts, new, temperature=1.0, generator=torch.Generator().manual_seed(seed),
                     use_cache=use_cache, return_logits=True)
 
