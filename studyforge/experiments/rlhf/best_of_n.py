@@ -69,7 +69,7 @@ def expected_best_of_n(proxy: torch.Tensor, gold: torch.Tensor, n: int) -> torch
     gold_sorted = torch.gather(gold, 1, order).double()
     i = torch.arange(1, big_n + 1, dtype=torch.float64)
     # log C(i−1, n−1) − log C(N, n) via lgamma (C(a, b) = 0 when a < b)
-    log_w = (torch.lgamma(i) - torch.lgamma(torch.tensor(float(n))) - torch.lgamma((i - n + 1).clamp(min=1))
+    log_w = (torch.lgamma(i) - math.lgamma(n) - torch.lgamma((i - n + 1).clamp(min=1))
              - (math.lgamma(big_n + 1) - math.lgamma(n + 1) - math.lgamma(big_n - n + 1)))
     w = torch.where(i >= n, log_w.exp(), torch.zeros_like(log_w))
     return (gold_sorted * w).sum(1).to(gold.dtype)
