@@ -51,3 +51,104 @@ def cost_split(rows: list[dict]):
     ax.set_xlabel("seconds per update")
     ax.legend(fontsize=8, loc="lower right", ncols=3)
     return fig
+
+
+# -- rlhf.kl_reward_tradeoff ----------------------------------------------------------------------------------------
+
+
+def _sqrt_kl_axis(ax, max_kl: float) -> None:
+    """KL on a √ scale (even steps in Gao et al.'s d = √KL), ticked at the squares 0, 1, 4, 9, …"""
+    import math
+
+    import numpy as np
+
+    ax.set_xscale("function", functions=(lambda k: np.sqrt(np.clip(k, 0.0, None)), np.square))
+    d_max = max(1, math.ceil(math.sqrt(max(max_kl, 0.0))))
+    step = 1 if d_max <= 8 else math.ceil(d_max / 8)
+    ticks = [float(d * d) for d in range(0, d_max + 1, step)]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_xlim(0.0, ticks[-1] * 1.02 if ticks[-1] > 0 else 1.0)
+
+
+def _setting_colors(settings: list[str]) -> dict[str, object]:
+    """Fixed-β runs along viridis (largest β darkest), the adaptive run red."""
+    import matplotlib.pyplot as plt
+
+    fixed = [s for s in settings if s != "adaptive"]
+    colors = {s: plt.cm.viridis(i / max(1, len(fixed) - 1) * 0.9) for i, s in enumerate(fixed)}
+    colors["adaptive"] = "tab:red"
+    return colors
+
+
+def _setting_label(setting: str) -> str:
+    """`beta0_03` -> "β = 0.03"; `adaptive` stays."""
+    return "β = " + setting[4:].replace("_", ".") if setting.startswith("beta") else setting
+
+
+def kl_reward_frontier(points: list[dict], frontier: list[dict], peak: dict):
+    """Two panels sharing a √-scaled KL axis: proxy score and gold utility of every evaluated policy, one point per
+    (β, update), each run's points joined in update order from the reference (black star); on the gold panel the
+    frontier (the best gold within each KL budget, as steps) and its peak (ring), points with ± 1 standard error."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained", sharex=True)
+    ref = next(p for p in points if p["setting"] == "reference")
+    settings = list(dict.fromkeys(p["setting"] for p in points if p["setting"] != "reference"))
+    colors = _setting_colors(settings)
+    max_kl = max(p["kl"] for p in points)
+    for s in settings:
+        mine = [ref] + sorted((p for p in points if p["setting"] == s), key=lambda p: p["step"])
+        x = [max(p["kl"], 0.0) for p in mine]
+        for panel, key in ((ax, "proxy"), (bx, "gold")):
+            panel.errorbar(x[1:], [p[key] for p in mine[1:]], yerr=[p[f"{key}_se"] for p in mine[1:]], fmt="o",
+                           ms=4, color=colors[s], elinewidth=0.6, capsize=0, label=_setting_label(s))
+            panel.plot(x, [p[key] for p in mine], color=colors[s], lw=0.9, alpha=0.7)
+    for panel, key in ((ax, "proxy"), (bx, "gold")):
+        panel.plot([0.0], [ref[key]], "*", color="black", ms=12, zorder=5, label="reference")
+        _sqrt_kl_axis(panel, max_kl)
+        panel.set_xlabel("KL(π ‖ π_ref) per response, nats (√ scale: d = √KL)")
+        panel.grid(alpha=0.3)
+    fx = [max(p["kl"], 0.0) for p in frontier] + [max(max_kl, 0.0)]
+    fy = [p["gold"] for p in frontier] + [frontier[-1]["gold"]]
+    bx.step(fx, fy, where="post", color="black", lw=1.3, label="gold frontier")
+    bx.plot([max(peak["kl"], 0.0)], [peak["gold"]], "o", ms=14, mfc="none", mec="black", mew=1.5,
+            label=f"gold peak (KL {peak['kl']:.1f})")
+    ax.set_ylabel("proxy reward-model score")
+    ax.set_title("proxy reward against KL")
+    bx.set_ylabel("gold utility (style + fluency)")
+    bx.set_title("gold reward against KL")
+    ax.legend(fontsize=8, loc="best")
+    handles, labels = bx.get_legend_handles_labels()
+    keep = [i for i, lab in enumerate(labels) if lab in ("reference", "gold frontier") or lab.startswith("gold peak")]
+    bx.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=8, loc="best")
+    return fig
+
+
+def adaptive_kl(history: list[dict], heldout: list[dict], target: float):
+    """Ziegler et al.'s controller at work: β per update (log scale); the KL of each rollout (k1 per response,
+    the figure the controller reads) and of the held-out evaluations (± 1 standard error) against the target,
+    with the band of ±20 % around it where the controller is proportional (outside it the error is clipped)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4), layout="constrained", sharex=True)
+    x = [r["update"] for r in history]
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.plot(x, [r["beta"] for r in history], color="tab:red", lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("update")
+    ax.set_ylabel("β (KL coefficient)")
+    ax.set_title("β steered by the controller")
+    ax.grid(alpha=0.3, which="both")
+    bx.plot(x, [r["kl"] for r in history], color="tab:red", lw=1.2, label="rollout KL (what the controller reads)")
+    bx.errorbar([p["step"] for p in heldout], [p["kl"] for p in heldout], yerr=[p["kl_se"] for p in heldout],
+                fmt="o", color="black", ms=4, capsize=3, label="held-out KL ± 1 SE")
+    bx.axhline(target, color="grey", ls="--", lw=1.0, label=f"target {target:g} nats")
+    # outside ±20 % of the target the error is clipped: β moves at its fastest rate, whatever the distance
+    bx.axhspan(0.8 * target, 1.2 * target, color="grey", alpha=0.15, lw=0, label="proportional band (±20 %)")
+    bx.set_xlabel("update")
+    bx.set_ylabel("KL per response (nats)")
+    bx.set_title("KL against its target")
+    bx.legend(fontsize=8, loc="best")
+    bx.grid(alpha=0.3)
+    return fig
