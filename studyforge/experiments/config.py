@@ -40,8 +40,11 @@ class ExperimentConfig(BaseModel):
             raise ValueError(f"{cls.__name__}.presets has unknown preset names {sorted(unknown)}")
         import copy
 
-        values: dict[str, Any] = copy.deepcopy(cls.presets.get(preset, {}))
-        _merge(values, _nest(overrides or {}))  # `--set dqn.lr=…` keeps the preset's other dqn settings
+        given = copy.deepcopy(cls.presets.get(preset, {}))
+        _merge(given, _nest(overrides or {}))  # `--set dqn.lr=…` keeps the preset's other dqn settings
+        # a nested settings model given in part starts from the study's own default for it, not from the
+        # model class's defaults: `--set ppo.lr=…` must not undo `ppo: PPOConfig = Field(default_factory=…)`
+        values = {k: _nested_default(cls, k, v) for k, v in given.items()}
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
@@ -80,6 +83,19 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
                 pass
         node[leaf] = value
     return out
+
+
+def _nested_default(cls: type[BaseModel], key: str, value: Any) -> Any:
+    """`value` (a partial dict for a nested model field) merged over that field's default, dumped to a dict."""
+    field = cls.model_fields.get(key)
+    if not isinstance(value, dict) or field is None:
+        return value
+    default = field.get_default(call_default_factory=True)
+    if not isinstance(default, BaseModel):
+        return value
+    merged = default.model_dump(exclude_unset=False)
+    _merge(merged, value)
+    return merged
 
 
 def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
