@@ -6,6 +6,12 @@ Specification gaming in the gridworlds (`reward_hacking.simple_environments`):
                        for PPO on the proxy and the control, with the scripted policies as reference lines
 - `goodhart_plane`     where each policy lands: proxy return against true success (scripted, exact optima,
                        every trained seed)
+
+Mitigations of over-optimisation (`reward_hacking.mitigations`):
+- `mitigation_curves`      gold and proxy against PPO updates and against KL per arm, mean over seeds with 95%
+                           t-intervals, early stopping's stops as stars
+- `mitigation_gold_vs_kl`  gold against KL, one panel per arm: every seed thin with its peak, the mean thick
+- `mitigation_peaks`       gold peak and final gold per arm with intervals, against the baseline's peak interval
 """
 
 from __future__ import annotations
