@@ -152,3 +152,92 @@ def adaptive_kl(history: list[dict], heldout: list[dict], target: float):
     bx.legend(fontsize=8, loc="best")
     bx.grid(alpha=0.3)
     return fig
+
+
+# -- rlhf.algorithm_comparison ------------------------------------------------------------------------------------
+
+def algorithms_against_kl(curves: dict[str, list[dict]], bon_rows: list[dict], matched_kl: float):
+    """Two panels on a √-scaled KL axis: gold utility and proxy score of PPO and GRPO (held-out evaluations,
+    joined in update order) and of best-of-n (analytic KL, expected value ± 1 standard error over prompts, each
+    point labelled with its n); a dotted line at the KL where the headline compares them."""
+    import matplotlib.pyplot as plt
+
+    from studyforge.experiments.plotting import label_points
+
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained", sharex=True)
+    max_kl = max([p["kl"] for c in curves.values() for p in c] + [b["kl"] for b in bon_rows])
+    for ax, key, title in ((axes[0], "gold", "gold utility (style + fluency)"),
+                           (axes[1], "proxy", "proxy reward-model score")):
+        for i, (name, curve) in enumerate(curves.items()):
+            ax.plot([max(p["kl"], 0.0) for p in curve], [p[key] for p in curve], "o-", ms=4, lw=1.2,
+                    color=f"C{i}", label=name.upper())
+        x = [b["kl"] for b in bon_rows]
+        y = [b[key] for b in bon_rows]
+        ax.errorbar(x, y, yerr=[b[f"{key}_se"] for b in bon_rows], fmt="s--", ms=4, lw=1.0, capsize=2,
+                    color="black", label="best-of-n")
+        ax.axvline(matched_kl, color="grey", ls=":", lw=1.0)
+        _sqrt_kl_axis(ax, max_kl)
+        ax.set_xlabel("KL(π ‖ π_ref) per response, nats (√ scale)")
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="lower right")
+        label_points(ax, list(zip(x, y, strict=True)), [f"n={b['n']}" for b in bon_rows],
+                     prefer=("above left", "above", "left", "below right", "below", "right"), fontsize=7)
+    axes[0].set_title("gold against KL: what each method buys")
+    axes[1].set_title("proxy against KL: what each method optimises")
+    return fig
+
+
+FAILURE_PANELS = [("proxy", "proxy score"), ("gold", "gold utility"), ("kl", "KL per response (nats)"),
+                  ("entropy", "entropy per token (nats)"), ("length", "length (tokens)"),
+                  ("stop_rate", "share of responses that stop"), ("distinct_2", "distinct-2 within a response"),
+                  ("gold_fluency", "gold fluency (real words)")]
+
+
+def failure_modes(curves: dict[str, list[dict]]):
+    """A 2×4 grid of held-out curves against the update, one line per run: proxy, gold, KL, entropy, length, stop
+    rate, distinct-2 and gold fluency."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 4, figsize=(14, 6.4), layout="constrained", sharex=True)
+    for (key, title), ax in zip(FAILURE_PANELS, axes.flat, strict=True):
+        for i, (name, curve) in enumerate(curves.items()):
+            ax.plot([p["update"] for p in curve], [p[key] for p in curve], "o-", ms=3, lw=1.3, color=f"C{i}",
+                    label=name.replace("_", " "))
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[-1]:
+        ax.set_xlabel("update")
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=len(curves), fontsize=9)
+    return fig
+
+
+def update_cost(rows: list[dict]):
+    """Two panels, one row per method: seconds per update (RL) or per response served (best-of-n) split into
+    generating, scoring and optimising (stacked); and the tokens generated and passes of each model (log scale;
+    a zero is not drawn)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 1.6 + 0.55 * len(rows)), layout="constrained", sharey=True)
+    parts = [("generate_s", "generate"), ("score_s", "score"), ("optimise_s", "optimise")]
+    for j, r in enumerate(rows):
+        left = 0.0
+        for i, (key, label) in enumerate(parts):
+            ax.barh(j, r[key], left=left, color=f"C{i}", label=label if j == 0 else None)
+            left += r[key]
+    ax.set_yticks(range(len(rows)), [r["method"].replace("_", " ") for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds per update (RL) or per response served (best-of-n)")
+    ax.legend(fontsize=8, loc="lower right")
+    counts = [("tokens_generated", "tokens generated"), ("policy_forward", "policy forward"),
+              ("reference_forward", "reference forward"), ("reward_forward", "reward forward"),
+              ("policy_backward", "policy backward")]
+    h = 0.8 / len(counts)
+    for i, (key, label) in enumerate(counts):
+        ys = [j - 0.4 + (i + 0.5) * h for j, r in enumerate(rows) if r[key] > 0]
+        ws = [r[key] for r in rows if r[key] > 0]
+        bx.barh(ys, ws, height=h, color=f"C{i + 3}", label=label)
+    bx.set_xscale("log")
+    bx.set_xlabel("count per update (RL) or per response served (best-of-n)")
+    bx.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return fig
