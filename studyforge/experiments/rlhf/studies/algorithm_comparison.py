@@ -32,14 +32,14 @@ included) stand beside best-of-n's n × max_new_tokens per response served.
 
 **Failure modes**: PPO with β = 0 (no KL penalty: only the clipping and the learning rate keep it near π_ref),
 with a tiny β (`tiny_kl_coef`), and without the value head's warm start (`value_warmup = 0`: the policy moves from
-the first rollout while V ≡ 0, so the first advantages are just the rewards-to-go) beside the default PPO run.
-Their held-out curves, and what the text looks like at the end. Degeneracy is measured, not eyeballed:
+the first rollout while V ≡ 0, so its first advantages are the λ-discounted rewards-to-go) beside the default PPO
+run: their held-out curves, and what the text looks like at the end. Degeneracy is measured, not eyeballed:
 
 - entropy per token of the policy on its own responses (a collapsing policy repeats itself);
 - `distinct_2` (`distinct_n`): the share of a response's token bigrams that are distinct (Li et al. 2016,
   arXiv 1510.03055, per response) — 1 when no bigram repeats, low for "eeeeee" or "the the the";
-- `stop_rate`: the share of responses that end with the stop token (a line break) before `max_new_tokens` — a
-  proxy that likes long responses teaches the policy never to stop;
+- `stop_rate`: the share of responses that end with the stop token (a line break) rather than being cut at
+  `max_new_tokens` — a proxy that likes long responses teaches the policy never to stop;
 - the gold's own parts: `style` (vowel share) and `fluency` (the share of real words).
 
 The gold is not a judge of good text either: a run of one-letter vowel words ("a a a a", "e e e" — "e" is in the
