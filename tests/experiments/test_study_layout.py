@@ -15,7 +15,7 @@ from studyforge.experiments import registry
 ROOT = Path(experiments_pkg.__file__).parent
 # the topics split so far (the others join this list as their experiments.py is split)
 SPLIT = ("mdp", "tokenization", "attention", "transformer", "language_modeling", "policy_gradient", "value_based",
-         "model_based", "preference_optimization", "preference")
+         "model_based", "preference_optimization", "preference", "rlhf", "reward_hacking")
 
 
 @pytest.mark.parametrize("topic", SPLIT)

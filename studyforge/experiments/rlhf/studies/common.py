@@ -24,9 +24,14 @@ from typing import Any
 import torch
 from pydantic import Field
 
+from studyforge.errors import ForgeError
 from studyforge.experiments.policy_gradient.networks import entropy
 from studyforge.experiments.preference.data import Annotator
-from studyforge.experiments.preference.reward_model import RewardTrainConfig, load_reward_model
+from studyforge.experiments.preference.reward_model import (
+    RewardEnsemble,
+    RewardTrainConfig,
+    load_reward_model,
+)
 from studyforge.experiments.preference.studies.common import PreferenceStudyConfig
 from studyforge.experiments.preference.studies.common import setup as preference_setup
 from studyforge.experiments.rlhf.ppo import RLHFConfig
@@ -47,8 +52,10 @@ class RLHFStudyConfig(PreferenceStudyConfig):
     gold_weights: dict[str, float] = Field({"style": 1.0, "fluency": 1.0},
                                            description="the gold utility Σ w·gold (and the annotator's)")
     bt_scale: float = Field(20.0, gt=0, description="Bradley–Terry scale of the annotator labelling the proxy's pairs")
-    rm_pairs: int = Field(512, ge=8, description="labelled pairs the proxy reward model is trained on")
-    rm_steps: int = Field(150, ge=1, description="reward-model training steps")
+    # 2048 pairs × 300 steps: held-out gold accuracy 0.65 against 0.52 for 512 × 150 (one pretrained reference;
+    # reward_hacking.distributional_shift's measurement) — a proxy weaker than that leaves nothing to over-optimise
+    rm_pairs: int = Field(2048, ge=8, description="labelled pairs the proxy reward model is trained on")
+    rm_steps: int = Field(300, ge=1, description="reward-model training steps")
     rm_members: int = Field(1, ge=1, description="reward-model ensemble members (1: a single model)")
     rl_updates: int = Field(60, ge=1, description="RLHF updates (rollout + optimisation)")
     eval_prompts: int = Field(128, ge=8, description="held-out prompts for the evaluations")
@@ -122,11 +129,13 @@ def setup(ctx, cfg: RLHFStudyConfig, bar=None) -> World:
     if cfg.reward_model:
         rm, tok, _meta = load_reward_model(cfg.reward_model, device)
         if tok.to_dict() != prep.tokenizer.to_dict():
-            raise ValueError("the reward model's tokenizer differs from the reference model's: train both on the "
-                             "same corpus (or pass reference= the run the reward model was trained from)")
+            raise ForgeError(f"the reward model {cfg.reward_model} reads another tokenizer than the reference model",
+                             hint="pass --set reference= the week-8 run the reward model was trained from")
     else:
-        pairs = sample_labelled_pairs(prep.reference, prep.prompts("train", cfg.rm_pairs, cfg.prompt_len, g),
-                                      cfg.rlhf.max_new_tokens, stop_id, gold, annotator, g)
+        # their own generator: the proxy's training pairs do not depend on how many held-out pairs came first
+        t = torch.Generator(device=device).manual_seed(ctx.seed + 18)
+        pairs = sample_labelled_pairs(prep.reference, prep.prompts("train", cfg.rm_pairs, cfg.prompt_len, t),
+                                      cfg.rlhf.max_new_tokens, stop_id, gold, annotator, t)
         rm_cfg = RewardTrainConfig(steps=cfg.rm_steps, batch_size=32, lr=3e-4)
 
         def on_step(step: int, row: dict[str, float]) -> None:
@@ -135,8 +144,9 @@ def setup(ctx, cfg: RLHFStudyConfig, bar=None) -> World:
 
         rm = train_proxy(prep.reference, pairs, rm_cfg, ctx.seed, cfg.rm_members, device, on_step)
     metrics = evaluate(rm, heldout, cfg.gold_weights, device)
-    ctx.summary(proxy_reward_model={"source": cfg.reward_model or "trained here", "pairs": cfg.rm_pairs,
-                                    "members": cfg.rm_members, "heldout_gold_accuracy": metrics["gold_accuracy"],
+    ctx.summary(proxy_reward_model={"source": cfg.reward_model or "trained here",
+                                    "pairs": None if cfg.reward_model else cfg.rm_pairs,
+                                    "members": len(rm) if isinstance(rm, RewardEnsemble) else 1, "heldout_gold_accuracy": metrics["gold_accuracy"],
                                     "heldout_label_accuracy": metrics["label_accuracy"]},
                 gold_weights=cfg.gold_weights, stop_token=repr(cfg.rlhf.stop) if stop_id is not None else None)
     return World(prep.reference, prep.tokenizer, gold, ProxyReward(rm), stop_id, device, prep, metrics)

@@ -15,7 +15,8 @@ approx-KL, value loss, the response length and β; the cost counters (tokens gen
 passes) and the time split (generate / score / optimise).
 
 Held-out evaluation (validation prompts, fresh samples) of the reference and of each final policy: proxy, gold,
-KL with its standard error; and samples of their text side by side.
+KL with its standard error; and samples of their text side by side. Torch runs on one thread
+(`rl.jobs.single_thread`): the models are small, and a second thread costs more than it gains.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 from pydantic import Field
 
 from studyforge.experiments.registry import register
+from studyforge.experiments.rl.jobs import single_thread
 from studyforge.experiments.rlhf import plots
 from studyforge.experiments.rlhf.ppo import RLHFTrainer
 from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, setup, setup_total
@@ -62,7 +64,7 @@ def ppo_text_generation(ctx, cfg: PPOTextGenerationConfig) -> None:
     runs = {"fixed": cfg.rlhf, "adaptive": cfg.rlhf.model_copy(update={
         "adaptive_kl": True, "kl_target": cfg.kl_target, "kl_horizon": cfg.kl_horizon})}
     total = setup_total(cfg) + len(runs) * (cfg.rl_updates + cfg.rlhf.value_warmup)
-    with ctx.progress(total=total, description="reference, proxy, PPO fixed and adaptive β") as bar:
+    with single_thread(), ctx.progress(total=total, description="reference, proxy, PPO fixed and adaptive β") as bar:
         world = setup(ctx, cfg, bar)
         eval_gen = torch.Generator(device=world.device).manual_seed(ctx.seed + 3)
         eval_prompts = world.prompts("val", cfg.eval_prompts, cfg.prompt_len, eval_gen)
