@@ -303,3 +303,13 @@ def test_study_helpers_known_answers():
     norms[55] = 5.0
     assert grad_spikes(norms, window=50, factor=4.0) == 1
     assert grad_spikes([1.0, 100.0], window=50) == 0  # no history yet, no verdict
+
+
+def test_a_split_is_decoded_once_and_kept():
+    from studyforge.experiments.language_modeling.data import load_data
+
+    data = load_data("no/such/corpus.txt", max_chars=5_000)
+    text = data.text("val")
+    assert text == data.tokenizer.decode(data.val.tolist())
+    assert data.text("val") is text  # the same object: not decoded again
+    assert data.text("train") == data.tokenizer.decode(data.train.tolist())

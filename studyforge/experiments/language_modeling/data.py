@@ -150,6 +150,13 @@ class TokenData:
     def split(self, name: str) -> torch.Tensor:
         return self.train if name == "train" else self.val
 
+    def text(self, name: str) -> str:
+        """The split decoded back to text (decoded once, then kept: prompts are drawn from it every update)."""
+        cache = self.__dict__.setdefault("_texts", {})
+        if name not in cache:
+            cache[name] = self.tokenizer.decode(self.split(name).tolist())
+        return cache[name]
+
     def batch(self, split: str, batch_size: int, length: int, generator: torch.Generator):
         """Random windows (x, y) of `length` tokens, y = x shifted by one: both (batch_size, length)."""
         data = self.split(split)

@@ -94,7 +94,7 @@ def bradley_terry_choice(reward_first: torch.Tensor, reward_second: torch.Tensor
 def sample_prompts(data, tokenizer, split: str, n: int, length: int, generator: torch.Generator) -> torch.Tensor:
     """n random windows of a `TokenData` split as prompts (n, length), encoded with `tokenizer` (the
     reference's; windows it cannot encode are skipped)."""
-    text = data.tokenizer.decode(data.split(split).tolist())
+    text = data.text(split)
     out = []
     for _ in range(100 * n):
         if len(out) == n:

@@ -56,7 +56,7 @@ def corpus_summary(data: TokenData) -> dict[str, Any]:
 
 def chars_per_token(data: TokenData) -> float:
     """Characters per validation token (1 for characters), to turn nats/token into bits/character."""
-    return len(data.tokenizer.decode(data.val.tolist())) / len(data.val)
+    return len(data.text("val")) / len(data.val)
 
 
 def bits_per_char(loss_nats_per_token: float, chars_per_token: float) -> float:

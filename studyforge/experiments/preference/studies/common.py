@@ -68,7 +68,7 @@ def setup(ctx, cfg: PreferenceStudyConfig, bar=None) -> Setup:
                                        d_model=cfg.d_model, n_layers=cfg.n_layers, n_heads=cfg.n_heads,
                                        steps=cfg.pretrain_steps, bar=bar)
     model.eval().requires_grad_(False)
-    gold = gold_rewards(data.tokenizer.decode(data.train.tolist()))
+    gold = gold_rewards(data.text("train"))
     ctx.summary(corpus=data.source, gold_rewards=gold.describe())
     return Setup(data, model, tokenizer, gold, ctx.torch_device)
 
