@@ -43,7 +43,7 @@ class PPOTextGenerationConfig(RLHFStudyConfig):
         "quick": {"max_chars": 40_000, "d_model": 32, "n_layers": 1, "n_heads": 2, "pretrain_steps": 40,
                   "prompt_len": 8, "rm_pairs": 64, "rm_steps": 10, "rl_updates": 4, "eval_prompts": 16,
                   "samples": 3, "rlhf": {"batch_size": 16, "minibatch_size": 16, "max_new_tokens": 12,
-                                         "update_epochs": 2, "value_warmup": 1}},
+                                         "update_epochs": 2, "value_warmup": 1, "lr": 3e-3}},
         "full": {"d_model": 128, "n_layers": 4, "pretrain_steps": 3000, "rm_pairs": 4096, "rm_steps": 1000,
                  "rl_updates": 400, "eval_prompts": 512, "rlhf": {"batch_size": 256, "minibatch_size": 64}},
     }
