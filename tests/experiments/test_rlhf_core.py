@@ -15,7 +15,14 @@ from studyforge.experiments.rlhf.best_of_n import (
     best_of_n_kl,
     expected_best_of_n,
 )
-from studyforge.experiments.rlhf.kl import AdaptiveKLController, FixedKLController, k2, k3, kl_penalty, log_ratio
+from studyforge.experiments.rlhf.kl import (
+    AdaptiveKLController,
+    FixedKLController,
+    k2,
+    k3,
+    kl_penalty,
+    log_ratio,
+)
 from studyforge.experiments.rlhf.ppo import (
     RLHFConfig,
     RLHFTrainer,
