@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from studyforge.errors import ForgeError
+from studyforge.experiments.preference_optimization.pairs import vowel_share
 from studyforge.experiments.reward_hacking import plots
 from studyforge.experiments.reward_hacking.overoptimization import (
-    bon_curve,
     bon_grid,
     fit_overoptimization,
     longest_vowel_run,
@@ -27,10 +27,9 @@ from studyforge.experiments.reward_hacking.overoptimization import (
     repeated_ngram_share,
     text_stats,
     units_per_gold,
-    vowel_share,
     within_prompt_sd,
 )
-from studyforge.experiments.rlhf.best_of_n import expected_best_of_n
+from studyforge.experiments.rlhf.best_of_n import best_of_n_curve, expected_best_of_n
 from studyforge.tracking.context import RunContext
 from tests.figure_checks import text_problems
 
@@ -110,7 +109,7 @@ def test_bon_curve_equals_brute_force_over_every_subset():
     n-subset of the N samples — enumerated here with itertools — and d = √(log n − (n − 1)/n)."""
     g = torch.Generator().manual_seed(0)
     proxy, gold = torch.randn(3, 7, generator=g), torch.rand(3, 7, generator=g)
-    rows = bon_curve(proxy, gold, [1, 2, 3, 7])
+    rows = best_of_n_curve(proxy, gold, [1, 2, 3, 7])
     for row in rows:
         n = row["n"]
         picks_gold, picks_proxy = [], []
@@ -136,7 +135,7 @@ def test_a_perfect_proxy_believes_exactly_the_gold_gain():
     proxy = 20.0 * utility + offsets
     k = units_per_gold(proxy, utility)
     assert k == pytest.approx(20.0)
-    rows = bon_curve(proxy, utility, bon_grid(64))
+    rows = best_of_n_curve(proxy, utility, bon_grid(64))
     ref_proxy, ref_gold = float(proxy.mean()), float(utility.mean())
     for row in rows:
         assert proxy_in_gold_units(row["proxy"], ref_proxy, k) == pytest.approx(row["gold"] - ref_gold, rel=1e-6)
@@ -152,7 +151,7 @@ def test_a_noisy_proxy_believes_one_over_rho_times_what_it_delivers():
     r = 3 * u + 3 * torch.randn(400, 128, generator=g, dtype=torch.float64)
     k = units_per_gold(r, u)
     assert k == pytest.approx(3 * math.sqrt(2), rel=0.02)
-    for row in bon_curve(r, u, [4, 16, 64]):
+    for row in best_of_n_curve(r, u, [4, 16, 64]):
         belief = proxy_in_gold_units(row["proxy"], float(r.mean()), k)
         assert row["gold"] - float(u.mean()) == pytest.approx(belief / math.sqrt(2), rel=0.05)
         assert row["gold_se"] == pytest.approx(float(expected_best_of_n(r, u, row["n"]).std()) / 20, rel=1e-6)

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from studyforge.errors import ForgeError
-from studyforge.experiments.rlhf.best_of_n import best_of_n_kl
+from studyforge.experiments.rlhf.best_of_n import best_of_n_curve, best_of_n_kl
 from studyforge.experiments.rlhf.ppo import RLHFTrainer
 from studyforge.experiments.rlhf.studies import algorithm_comparison as ac
+from studyforge.experiments.rlhf.studies.common import value_at_kl
 from studyforge.experiments.transformer.config import TransformerConfig
 from studyforge.experiments.transformer.model import Transformer
 from studyforge.tracking.context import RunContext
@@ -34,14 +35,14 @@ def test_degeneracy_counts_stops_and_repeats():
     assert ac.degeneracy([[5, 6, 0]], stop_id=None)["stop_rate"] == 0.0
 
 
-def test_curve_at_kl_interpolates_at_the_first_crossing():
+def test_value_at_kl_interpolates_at_the_first_crossing():
     kl, gold = [0.0, 1.0, 3.0, 2.0, 5.0], [0.5, 1.0, 2.0, 4.0, 6.0]
-    assert ac.curve_at_kl(kl, gold, 2.0) == pytest.approx(1.5)  # between (1, 1.0) and (3, 2.0), not the later 2.0
-    assert ac.curve_at_kl(kl, gold, 0.0) == 0.5
-    assert ac.curve_at_kl(kl, gold, 4.0) == pytest.approx(4.0 + (4.0 - 2.0) / 3.0 * 2.0)  # 2 → 5 after the dip
-    assert ac.curve_at_kl(kl, gold, 5.0) == 6.0  # the last point exactly
-    assert ac.curve_at_kl(kl, gold, 5.5) is None  # never reached
-    assert ac.curve_at_kl([0.0, -0.1, 0.4], [1.0, 2.0, 3.0], 0.2) == pytest.approx(2.6)  # k1 noise below zero
+    assert value_at_kl(kl, gold, 2.0) == pytest.approx(1.5)  # between (1, 1.0) and (3, 2.0), not the later 2.0
+    assert value_at_kl(kl, gold, 0.0) == 0.5
+    assert value_at_kl(kl, gold, 4.0) == pytest.approx(4.0 + (4.0 - 2.0) / 3.0 * 2.0)  # 2 → 5 after the dip
+    assert value_at_kl(kl, gold, 5.0) == 6.0  # the last point exactly
+    assert value_at_kl(kl, gold, 5.5) is None  # never reached
+    assert value_at_kl([0.0, -0.1, 0.4], [1.0, 2.0, 3.0], 0.2) == pytest.approx(2.6)  # k1 noise below zero
     # the RL run at a KL: gold, proxy, update and the tokens its rollouts generated to get there
     curve = [{"kl": 0.0, "gold": 0.5, "gold_se": 0.1, "proxy": -1.0, "proxy_se": 0.2, "update": 0, "rollouts": 0},
              {"kl": 2.0, "gold": 0.7, "gold_se": 0.3, "proxy": 1.0, "proxy_se": 0.2, "update": 5, "rollouts": 7}]
@@ -49,11 +50,6 @@ def test_curve_at_kl_interpolates_at_the_first_crossing():
     assert m == pytest.approx({"gold": 0.6, "gold_se": 0.2, "proxy": 0.0, "proxy_se": 0.2, "update": 2.5,
                                "tokens_generated": 350.0})
     assert ac.matched(curve, 3.0, 100) is None
-
-
-def test_standard_error():
-    assert ac.standard_error([1.0, 2.0, 3.0, 4.0]) == pytest.approx(math.sqrt(5 / 3) / 2)  # s² = 5/3, n = 4
-    assert ac.standard_error([2.0]) == 0.0
 
 
 def test_doubling():
@@ -68,17 +64,17 @@ def test_best_of_n_curve_on_ranks_has_the_expected_maximum():
     big_n, b = 8, 5
     g = torch.Generator().manual_seed(0)
     ranks = torch.stack([torch.randperm(big_n, generator=g) + 1 for _ in range(b)]).float()
-    rows = ac.best_of_n_curve(ranks, ranks, ac.doubling(big_n))
+    rows = best_of_n_curve(ranks, ranks, ac.doubling(big_n))
     for r in rows:
         n = r["n"]
         assert r["kl"] == pytest.approx(math.log(n) - (n - 1) / n) and r["kl"] == best_of_n_kl(n)
         assert r["proxy"] == pytest.approx(n * (big_n + 1) / (n + 1))
         assert r["gold"] == pytest.approx(r["proxy"])
         assert r["gold_se"] == pytest.approx(0.0, abs=1e-9)  # every prompt has the same ranks: no spread
-    inverse = ac.best_of_n_curve(ranks, -ranks, [1, 4, 8])
+    inverse = best_of_n_curve(ranks, -ranks, [1, 4, 8])
     assert [r["gold"] for r in inverse] == pytest.approx([-4.5, -4 * 9 / 5, -8.0])
     # gold independent of the proxy's order within a prompt: selection buys nothing, at every n
-    flat = ac.best_of_n_curve(ranks, torch.full((b, big_n), 0.25), [1, 2, 8])
+    flat = best_of_n_curve(ranks, torch.full((b, big_n), 0.25), [1, 2, 8])
     assert [r["gold"] for r in flat] == pytest.approx([0.25] * 3)
 
 

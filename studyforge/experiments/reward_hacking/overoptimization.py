@@ -55,7 +55,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from studyforge.experiments.rlhf.best_of_n import best_of_n_kl, expected_best_of_n
+from studyforge.experiments.preference_optimization.pairs import vowel_share
 
 Method = Literal["bon", "rl"]
 VOWELS = frozenset("aeiou")
@@ -200,23 +200,6 @@ def bon_grid(n_max: int) -> list[int]:
     return sorted(ns)
 
 
-def bon_curve(proxy: torch.Tensor, gold: torch.Tensor, ns: Sequence[int]) -> list[dict[str, float]]:
-    """Best-of-n by `proxy` from N samples per prompt: for each n, KL_BoN(n), d = √KL and the mean over prompts
-    of the expected proxy and gold of the selected sample (`expected_best_of_n`, every n-subset at once), with
-    the gold's standard error over prompts (`gold_se`). proxy, gold: (B, N). The proxy of best-of-n is
-    `expected_best_of_n(proxy, proxy, n)`."""
-    rows = []
-    b = proxy.shape[0]
-    for n in ns:
-        kl = best_of_n_kl(n)
-        per_prompt = expected_best_of_n(proxy, gold, n).double()  # (B,)
-        rows.append({"n": n, "kl": kl, "d": math.sqrt(kl),
-                     "proxy": float(expected_best_of_n(proxy, proxy, n).mean()),
-                     "gold": float(per_prompt.mean()),
-                     "gold_se": float(per_prompt.std() / math.sqrt(b)) if b > 1 else math.nan})
-    return rows
-
-
 # -------------------------------------------------------------------------------------------------
 # Describing the text of an exploit.
 
@@ -249,16 +232,6 @@ def longest_vowel_run(text: str) -> int:
         run = run + 1 if c in VOWELS else 0
         best = max(best, run)
     return best
-
-
-def vowel_share(text: str) -> float:
-    """Share of letters that are vowels (0.0 with no letter) — gold `style`, restated so the stats stand alone.
-
-    >>> vowel_share("aei xyz!")
-    0.5
-    """
-    letters = [c for c in text.lower() if c.isalpha()]
-    return sum(c in VOWELS for c in letters) / len(letters) if letters else 0.0
 
 
 def text_stats(texts: Sequence[str], stop: str | None, n: int = 3) -> dict[str, float]:

@@ -20,6 +20,7 @@ Gao et al. plot everything against d = √KL; n = 256 is d ≈ 2.18.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -73,3 +74,19 @@ def expected_best_of_n(proxy: torch.Tensor, gold: torch.Tensor, n: int) -> torch
              - (math.lgamma(big_n + 1) - math.lgamma(n + 1) - math.lgamma(big_n - n + 1)))
     w = torch.where(i >= n, log_w.exp(), torch.zeros_like(log_w))
     return (gold_sorted * w).sum(1).to(gold.dtype)
+
+
+def best_of_n_curve(proxy: torch.Tensor, gold: torch.Tensor, ns: Sequence[int]) -> list[dict[str, float]]:
+    """Best-of-n by `proxy` at each n, from N samples per prompt (proxy, gold: (B, N)): the analytic KL and
+    d = √KL, and the expected proxy and gold of the selected response (`expected_best_of_n`: every n-subset at
+    once, no resampling noise) — their means over the B prompts and standard errors (NaN for one prompt)."""
+    rows = []
+    b = proxy.shape[0]
+    for n in ns:
+        kl = best_of_n_kl(n)
+        p = expected_best_of_n(proxy, proxy, n).double()  # the best proxy of n: E[max of n]
+        g = expected_best_of_n(proxy, gold, n).double()
+        rows.append({"n": n, "kl": kl, "d": math.sqrt(kl), "proxy": float(p.mean()), "gold": float(g.mean()),
+                     "proxy_se": float(p.std() / math.sqrt(b)) if b > 1 else math.nan,
+                     "gold_se": float(g.std() / math.sqrt(b)) if b > 1 else math.nan})
+    return rows

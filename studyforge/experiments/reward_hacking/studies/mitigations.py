@@ -70,7 +70,7 @@ from studyforge.experiments.reward_hacking import plots
 from studyforge.experiments.rl.jobs import single_thread
 from studyforge.experiments.rlhf.ppo import RLHFConfig, RLHFTrainer
 from studyforge.experiments.rlhf.reward import ProxyReward
-from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, World, setup, setup_total
+from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, World, setup, setup_total, value_at_kl
 
 RL_ARMS = ("baseline", "large_beta", "ensemble_min", "ensemble_mean_minus_std", "length_penalty")
 EARLY_STOP = "early_stop"
@@ -224,24 +224,13 @@ def checks_read(n_checks: int, stop: int, patience: int | None) -> int:
 
 
 def gold_at_kl(kls: Sequence[float], golds: Sequence[float], level: float) -> float:
-    """The gold where the curve (points in update order) first reaches KL = `level`, linear between the two
-    evaluations around it; NaN if it never does. The KL of a curve need not grow monotonically (a noisy
-    estimate, a policy pulled back by β): the first crossing is the one the run reached first.
+    """The gold where the curve first reaches KL = `level` (week 10's `value_at_kl`), NaN if it never does.
 
     >>> gold_at_kl([0.0, 2.0, 4.0], [0.5, 1.0, 0.5], 3.0), gold_at_kl([0.0, 2.0, 4.0], [0.5, 1.0, 0.5], 5.0)
     (0.75, nan)
-    >>> gold_at_kl([0.0, 3.0, 1.0, 5.0], [0.0, 3.0, 1.0, 5.0], 2.0)
-    2.0
     """
-    k, g = np.asarray(kls, dtype=float), np.asarray(golds, dtype=float)
-    if len(k) and k[0] >= level:
-        return float(g[0])
-    for i in range(len(k) - 1):
-        lo, hi = k[i], k[i + 1]
-        if lo <= level <= hi and hi > lo:
-            # g(K) = g_i + (K − KL_i)(g_{i+1} − g_i) / (KL_{i+1} − KL_i)
-            return float(g[i] + (level - lo) * (g[i + 1] - g[i]) / (hi - lo))
-    return math.nan
+    value = value_at_kl(kls, golds, level)
+    return math.nan if value is None else value
 
 
 def curve_stats(evals: list[dict[str, float]]) -> dict[str, float]:

@@ -48,7 +48,6 @@ from studyforge.experiments.preference.studies.common import setup as preference
 from studyforge.experiments.registry import register
 from studyforge.experiments.reward_hacking import plots
 from studyforge.experiments.reward_hacking.overoptimization import (
-    bon_curve,
     bon_grid,
     fit_overoptimization,
     proxy_in_gold_units,
@@ -56,7 +55,7 @@ from studyforge.experiments.reward_hacking.overoptimization import (
     units_per_gold,
 )
 from studyforge.experiments.rl.jobs import single_thread
-from studyforge.experiments.rlhf.best_of_n import best_of_n_kl
+from studyforge.experiments.rlhf.best_of_n import best_of_n_curve, best_of_n_kl
 from studyforge.experiments.rlhf.ppo import RLHFTrainer
 from studyforge.experiments.rlhf.reward import GoldScore, ProxyReward, sample_labelled_pairs, train_proxy
 from studyforge.experiments.rlhf.rollout import sample_responses
@@ -209,7 +208,7 @@ def overoptimization(ctx, cfg: OveroptimizationConfig) -> None:
             ref_proxy[n] = float(scores.mean())
             units[n] = units_per_gold(bon_scores[n], bon_gold)
             summary[size_key(n)]["units_per_gold"] = units[n]
-            for row in bon_curve(bon_scores[n], bon_gold, ns):
+            for row in best_of_n_curve(bon_scores[n], bon_gold, ns):
                 bon_rows.append({"pairs": n, **row, "gold_gain": row["gold"] - ref_gold,
                                  "proxy_gain": proxy_in_gold_units(row["proxy"], ref_proxy[n], units[n])})
         bar.advance(1, phase="best-of-n")

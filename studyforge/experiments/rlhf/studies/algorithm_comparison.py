@@ -24,7 +24,7 @@ reference's text), their KL per response (k1: Σ_t log π − log π_ref over th
 KL(π ‖ π_ref) over responses), proxy score and gold utility (each with its standard error over prompts),
 entropy per token, length. One seed: differences within about two standard errors are noise.
 
-**At equal KL** (`curve_at_kl`): each RL run's held-out curve (KL, gold) and (KL, proxy) is interpolated linearly
+**At equal KL** (`common.value_at_kl`): each RL run's held-out curve (KL, gold) and (KL, proxy) is interpolated linearly
 between the two evaluations that bracket the KL of each best-of-n point, at the curve's first crossing; a run
 that never reaches a KL has no value there. The headline KL is the largest best-of-n KL that both PPO and GRPO
 reach. The tokens an RL run generated to get there (rollouts × batch × max_new_tokens, the value warm-up
@@ -55,7 +55,6 @@ n samples (n × max_new_tokens tokens) and n reward-model passes, no backward pa
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -66,10 +65,17 @@ from pydantic import Field, model_validator
 from studyforge.experiments.registry import register
 from studyforge.experiments.rl.jobs import single_thread
 from studyforge.experiments.rlhf import plots
-from studyforge.experiments.rlhf.best_of_n import best_of_n_kl, expected_best_of_n
+from studyforge.experiments.rlhf.best_of_n import best_of_n_curve
 from studyforge.experiments.rlhf.ppo import RLHFConfig, RLHFTrainer
 from studyforge.experiments.rlhf.rollout import sample_responses
-from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, World, setup, setup_total
+from studyforge.experiments.rlhf.studies.common import (
+    RLHFStudyConfig,
+    World,
+    mean_se,
+    setup,
+    setup_total,
+    value_at_kl,
+)
 
 # every run's RL settings (the default preset's; quick and full start from them): week 10's small-batch settings
 # (kl_reward_tradeoff's) — five runs must fit the budget, and each must travel far enough from the reference to
@@ -141,44 +147,10 @@ def distinct_n(tokens: Sequence[int], n: int = 2) -> float:
     return len(set(grams)) / len(grams) if grams else 1.0
 
 
-def curve_at_kl(kl: Sequence[float], values: Sequence[float], target: float) -> float | None:
-    """A training curve's value at KL = `target`: linear interpolation between the two consecutive points whose
-    KLs bracket `target`, at the curve's first crossing; None when it never reaches `target`.
-
-    >>> curve_at_kl([0.0, 1.0, 3.0], [0.5, 1.0, 2.0], 2.0)
-    1.5
-    >>> curve_at_kl([0.0, 4.0, 1.0, 6.0], [0.0, 4.0, 9.0, 9.0], 2.0), curve_at_kl([0.0, 1.0], [0.0, 1.0], 5.0)
-    (2.0, None)
-    """
-    for i in range(len(kl) - 1):
-        a, b = kl[i], kl[i + 1]
-        if a == target:
-            return float(values[i])
-        if (a - target) * (b - target) < 0:
-            # v = v_i + (target − a) / (b − a) · (v_{i+1} − v_i)
-            return float(values[i] + (target - a) / (b - a) * (values[i + 1] - values[i]))
-    return float(values[-1]) if len(kl) and kl[-1] == target else None
-
-
 def doubling(big_n: int) -> list[int]:
     """n = 1, 2, 4, … up to N, and N itself: `doubling(12)` -> [1, 2, 4, 8, 12]."""
     ns = [1 << i for i in range(big_n.bit_length()) if 1 << i <= big_n]
     return ns if ns[-1] == big_n else [*ns, big_n]
-
-
-def best_of_n_curve(proxy: torch.Tensor, gold: torch.Tensor, ns: Sequence[int]) -> list[dict[str, float]]:
-    """Best-of-n by proxy at each n, from N samples per prompt (proxy, gold: (B, N)): the analytic KL, and the
-    expected proxy and gold of the selected response (Gao et al.'s estimator, so no resampling noise) — mean and
-    standard error over the B prompts."""
-    rows = []
-    for n in ns:
-        p = expected_best_of_n(proxy, proxy, n).double()  # the best proxy of n: E[max of n]
-        g = expected_best_of_n(proxy, gold, n).double()
-        b = len(p)
-        rows.append({"n": n, "kl": best_of_n_kl(n), "proxy": float(p.mean()), "gold": float(g.mean()),
-                     "proxy_se": float(p.std() / math.sqrt(b)) if b > 1 else 0.0,
-                     "gold_se": float(g.std() / math.sqrt(b)) if b > 1 else 0.0})
-    return rows
 
 
 def degeneracy(tokens: list[list[int]], stop_id: int | None) -> dict[str, float]:
@@ -243,8 +215,8 @@ def _algorithm_comparison(ctx, cfg: AlgorithmComparisonConfig) -> None:
         def evaluate(lm) -> dict[str, Any]:
             # the same prompts and sampling seed at every evaluation: policies compared on common random numbers
             ev = world.evaluate(lm, eval_prompts, max_new, torch.Generator(device=device).manual_seed(ctx.seed + 4))
-            return {**ev, **degeneracy(ev["tokens"], world.stop_id), "proxy_se": standard_error(ev["proxy_scores"]),
-                    "gold_se": standard_error(ev["utility"])}
+            return {**ev, **degeneracy(ev["tokens"], world.stop_id), "proxy_se": mean_se(ev["proxy_scores"])[1],
+                    "gold_se": mean_se(ev["utility"])[1]}
 
         reference = evaluate(world.reference)
         bon_rows, bon_sample = best_of_n(world, eval_prompts, cfg, torch.Generator(device=device)
@@ -289,7 +261,7 @@ def _algorithm_comparison(ctx, cfg: AlgorithmComparisonConfig) -> None:
             at = matched(curves[name], b["kl"], costs[name]["tokens_per_rollout"])
             if at is not None:
                 matched_rows.append({"n": b["n"], "kl": b["kl"], "method": name, **at})
-    reached = [b for b in bon_rows if all(curve_at_kl([p["kl"] for p in curves[m]], [p["kl"] for p in curves[m]],
+    reached = [b for b in bon_rows if all(value_at_kl([p["kl"] for p in curves[m]], [p["kl"] for p in curves[m]],
                                                       b["kl"]) is not None for m in ("ppo", "grpo"))]
     head = reached[-1] if reached else bon_rows[0]
     at_head = {m: matched(curves[m], head["kl"], costs[m]["tokens_per_rollout"]) for m in ("ppo", "grpo")}
@@ -377,24 +349,15 @@ def matched(curve: list[dict], kl: float, tokens_per_rollout: float) -> dict[str
     """An RL run at KL = `kl` (interpolated along its held-out curve): gold, proxy, the update and the tokens
     its rollouts generated to get there; None when it never got there."""
     kls = [p["kl"] for p in curve]
-    gold = curve_at_kl(kls, [p["gold"] for p in curve], kl)
+    gold = value_at_kl(kls, [p["gold"] for p in curve], kl)
     if gold is None:
         return None
-    rollouts = curve_at_kl(kls, [p["rollouts"] for p in curve], kl)
-    return {"gold": gold, "gold_se": curve_at_kl(kls, [p["gold_se"] for p in curve], kl),
-            "proxy": curve_at_kl(kls, [p["proxy"] for p in curve], kl),
-            "proxy_se": curve_at_kl(kls, [p["proxy_se"] for p in curve], kl),
-            "update": curve_at_kl(kls, [p["update"] for p in curve], kl),
+    rollouts = value_at_kl(kls, [p["rollouts"] for p in curve], kl)
+    return {"gold": gold, "gold_se": value_at_kl(kls, [p["gold_se"] for p in curve], kl),
+            "proxy": value_at_kl(kls, [p["proxy"] for p in curve], kl),
+            "proxy_se": value_at_kl(kls, [p["proxy_se"] for p in curve], kl),
+            "update": value_at_kl(kls, [p["update"] for p in curve], kl),
             "tokens_generated": rollouts * tokens_per_rollout}
-
-
-def standard_error(values: Sequence[float]) -> float:
-    """s / √n of a sample (0 for fewer than two values): `standard_error([1, 2, 3, 4])` ≈ 0.6455."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean = sum(values) / n
-    return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
 
 
 def gold_peak(curve: list[dict]) -> dict[str, float]:

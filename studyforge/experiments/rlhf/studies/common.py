@@ -18,6 +18,8 @@ The stop token (`rlhf.stop`, a newline) must be in the tokenizer's vocabulary; o
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,3 +157,43 @@ def setup(ctx, cfg: RLHFStudyConfig, bar=None) -> World:
 def setup_total(cfg: RLHFStudyConfig) -> int:
     """Progress-bar units `setup` uses."""
     return (0 if cfg.reference else cfg.pretrain_steps) + (0 if cfg.reward_model else cfg.rm_steps * cfg.rm_members)
+
+
+# -------------------------------------------------------------------------------------------------
+# Reading held-out curves (every week-10/12 study compares runs this way).
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """(mean, standard error of the mean): SE = s / √n with the sample standard deviation s (0 for one value).
+
+    >>> m, se = mean_se([1.0, 2.0, 3.0, 4.0])
+    >>> m, round(se, 4)
+    (2.5, 0.6455)
+    """
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, 0.0
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def value_at_kl(kl: Sequence[float], values: Sequence[float], target: float) -> float | None:
+    """A curve's value at KL = `target` (points in update order): linear interpolation between the two
+    consecutive points whose KLs bracket `target`, at the curve's first crossing — a KL estimate need not grow
+    monotonically (noise, a policy pulled back by β), and the first crossing is the one the run reached first;
+    None when it never reaches `target`.
+
+    >>> value_at_kl([0.0, 1.0, 3.0], [0.5, 1.0, 2.0], 2.0)
+    1.5
+    >>> value_at_kl([0.0, 4.0, 1.0, 6.0], [0.0, 4.0, 9.0, 9.0], 2.0), value_at_kl([0.0, 1.0], [0.0, 1.0], 5.0)
+    (2.0, None)
+    """
+    for i in range(len(kl) - 1):
+        a, b = kl[i], kl[i + 1]
+        if a == target:
+            return float(values[i])
+        if (a - target) * (b - target) < 0:
+            # v = v_i + (target − a) / (b − a) · (v_{i+1} − v_i)
+            return float(values[i] + (target - a) / (b - a) * (values[i + 1] - values[i]))
+    return float(values[-1]) if len(kl) and kl[-1] == target else None

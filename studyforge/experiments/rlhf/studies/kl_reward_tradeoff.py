@@ -51,7 +51,7 @@ from studyforge.experiments.registry import register
 from studyforge.experiments.rl.jobs import single_thread
 from studyforge.experiments.rlhf import plots
 from studyforge.experiments.rlhf.ppo import RLHFConfig, RLHFTrainer
-from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, setup, setup_total
+from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, mean_se, setup, setup_total
 
 # the PPO settings of every run (the default preset's; presets list them whole, so `--set rlhf.x=…` keeps the rest):
 # a smaller batch and fewer epochs than RLHFConfig's defaults, at a higher learning rate — six runs must fit the
@@ -89,21 +89,6 @@ class KLRewardTradeoffConfig(RLHFStudyConfig):
 
 # -------------------------------------------------------------------------------------------------
 # The measurements (pure functions of the evaluated points; the tests check them against known answers).
-
-
-def mean_se(values: Sequence[float]) -> tuple[float, float]:
-    """(mean, standard error of the mean): SE = s / √n with the sample standard deviation s (0 for one value).
-
-    >>> m, se = mean_se([1.0, 2.0, 3.0, 4.0])
-    >>> m, round(se, 4)
-    (2.5, 0.6455)
-    """
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, 0.0
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
 
 
 def pareto_frontier(points: Sequence[dict], x: str = "kl", y: str = "gold") -> list[dict]:
