@@ -106,8 +106,10 @@ class MitigationsConfig(RLHFStudyConfig):
     workers: Workers = 2
     rm_members: int = Field(3, ge=3, description="reward models in the proxy ensemble (≥ 3: min and std need "
                             "several)")
-    rm_pairs: int = Field(512, ge=8, description="labelled pairs every ensemble member is trained on")
-    rm_steps: int = Field(80, ge=1, description="training steps of each ensemble member")
+    # 512 pairs × 80 steps gave members at chance on held-out gold (0.47 for the ensemble in one run): the arms
+    # then compared optimisers of noise; week 10's measurements put 1024 × 250 near 0.58
+    rm_pairs: int = Field(1024, ge=8, description="labelled pairs every ensemble member is trained on")
+    rm_steps: int = Field(250, ge=1, description="training steps of each ensemble member")
     pretrain_steps: int = Field(400, ge=1, description="steps of next-token training for the reference")
     rl_updates: int = Field(24, ge=1, description="PPO updates of every RL arm (equal compute)")
     eval_every: int = Field(3, ge=1, description="evaluate (and run the gold check) every this many updates, "
