@@ -224,3 +224,40 @@ def test_policy_outputs_match_the_language_model():
 
     assert logp.sum(1).tolist() == pytest.approx(completion_logps(ref, prompts, responses).tolist(), abs=1e-5)
     assert values.shape == (3, 5) and values.abs().max() == 0  # the value head starts at zero
+
+
+def test_setup_loads_a_week8_reference_and_a_week9_reward_model(tmp_path):
+    """`reference=` and `reward_model=` files: no pretraining, no proxy training — the loaded reward model is the
+    proxy; a reward model with another tokenizer is one clear ForgeError."""
+    from studyforge.errors import ForgeError
+    from studyforge.experiments.language_modeling.checkpoint import export
+    from studyforge.experiments.language_modeling.data import load_data
+    from studyforge.experiments.preference.reward_model import RewardModel, export_reward_model
+    from studyforge.experiments.rlhf.studies.common import RLHFStudyConfig, setup
+    from studyforge.tracking.context import RunContext
+
+    data = load_data("no/such/corpus.txt", max_chars=40_000)
+    torch.manual_seed(0)
+    lm = Transformer(TransformerConfig.preset("llama", vocab_size=data.vocab_size, max_len=32, d_model=16,
+                                              n_layers=1, n_heads=2, ffn_multiple_of=16))
+    torch.save(export(lm, data.tokenizer), tmp_path / "lm.pt")
+    rm = RewardModel.from_language_model(lm)
+    torch.save(export_reward_model(rm, data.tokenizer), tmp_path / "rm.pt")
+    cfg = RLHFStudyConfig.from_preset("default", {"corpus_path": "no/such/corpus.txt", "max_chars": "40000",
+                                                  "reference": str(tmp_path / "lm.pt"),
+                                                  "reward_model": str(tmp_path / "rm.pt"), "prompt_len": "8",
+                                                  "eval_prompts": "8", "rlhf.max_new_tokens": "8"})
+    ctx = RunContext(out_dir=tmp_path / "run", config=cfg, seed=0)
+    world = setup(ctx, cfg)
+    assert world.proxy.model.state_dict().keys() == rm.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(world.proxy.model.state_dict().values(), rm.state_dict().values(),
+                                                 strict=True))
+    info = ctx.summary_values["proxy_reward_model"]
+    assert info["source"] == str(tmp_path / "rm.pt") and info["pairs"] is None and info["members"] == 1
+    other = load_data("no/such/corpus.txt", max_chars=3_000)
+    torch.save(export_reward_model(RewardModel(TransformerConfig(vocab_size=other.vocab_size, d_model=16,
+                                                                 n_layers=1, n_heads=2, max_len=32)),
+                                   other.tokenizer), tmp_path / "other_rm.pt")
+    bad = cfg.model_copy(update={"reward_model": str(tmp_path / "other_rm.pt")})
+    with pytest.raises(ForgeError, match="another tokenizer"):
+        setup(RunContext(out_dir=tmp_path / "run2", config=bad, seed=0), bad)
