@@ -62,8 +62,6 @@ class RLHFStudyConfig(PreferenceStudyConfig):
     rl_updates: int = Field(60, ge=1, description="RLHF updates (rollout + optimisation)")
     eval_prompts: int = Field(128, ge=8, description="held-out prompts for the evaluations")
     rlhf: RLHFConfig = Field(default_factory=RLHFConfig, description="the PPO / GRPO settings")
-    completion_len: int = Field(24, ge=1, description="unused by RLHF (see rlhf.max_new_tokens); kept for week 9's "
-                                "setup")
 
 
 @dataclass
