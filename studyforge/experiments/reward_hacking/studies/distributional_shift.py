@@ -73,10 +73,6 @@ class DistributionalShiftConfig(RLHFStudyConfig):
     """The shared RLHF world, a small β, and how often and on how many pairs the proxy is re-examined."""
 
     rlhf: ShiftRLHFConfig = Field(default_factory=ShiftRLHFConfig, description="the PPO settings")
-    # a proxy clearly better than chance on reference samples, so that a decline has room to show (the shared
-    # 512 pairs × 150 steps measured 0.52 held-out gold accuracy; 2048 × 300 measured 0.65)
-    rm_pairs: int = Field(2048, ge=8, description="labelled pairs the proxy reward model is trained on")
-    rm_steps: int = Field(300, ge=1, description="reward-model training steps")
     rl_updates: int = Field(40, ge=1, description="PPO updates (rollout + optimisation)")
     eval_every: int = Field(4, ge=1, description="policy updates between two examinations of the proxy")
     eval_prompts: int = Field(256, ge=8, description="held-out prompts per examination (one pair each)")
